@@ -1,0 +1,128 @@
+// The host interface: the only door between the executor and this isolate. The executor
+// evaluates `__isolane.<method>(...)` and reads back a JSON string describing the state
+// of the invocation in progress; everything else stays inside the isolate.
+
+const ringDoorbell = globalThis.__isolane_doorbell;
+delete globalThis.__isolane_doorbell;
+
+const indirectEval = eval;
+const MAX_RESULT_CHARS = 1024 * 1024;
+const RUNTIME_FRAME = /isolane-runtime\.js|\(<anonymous>\)|at <anonymous>/;
+
+let inHostStep = false; // inside a host-driven step, whose return value reports the state
+let script = null;
+let current = null;
+
+// Tell the host something changed (an invocation settled, an earlier timer is due). From
+// inside a host step it is unnecessary: the step's result carries the news.
+function ringHost() {
+  if (!inHostStep) ringDoorbell();
+}
+
+function cleanStack(stack) {
+  if (typeof stack !== "string") return null;
+  return stack.split("\n").filter((line, i) => i === 0 || !RUNTIME_FRAME.test(line)).join("\n");
+}
+
+function describeError(err) {
+  if (err instanceof Error) {
+    return { name: String(err.name), message: String(err.message), stack: cleanStack(err.stack) };
+  }
+  let message;
+  try { message = typeof err === "string" ? err : inspect(err, 0, new Set()); } catch { message = "[unprintable value]"; }
+  return { name: "Error", message: `Uncaught ${message}`, stack: null };
+}
+
+function resultJson(value) {
+  if (value === undefined) return "null";
+  let json;
+  try {
+    json = JSON.stringify(value);
+  } catch {
+    json = JSON.stringify(String(value));
+  }
+  if (json === undefined) return "null";
+  if (json.length > MAX_RESULT_CHARS) {
+    throw new RangeError(`The result is larger than ${MAX_RESULT_CHARS} characters of JSON.`);
+  }
+  return json;
+}
+
+function settle(ok, value) {
+  if (current === null || current.settled) return;
+  current.settled = true;
+  if (ok) {
+    try {
+      current.result = resultJson(value);
+    } catch (err) {
+      current.error = describeError(err);
+    }
+  } else {
+    current.error = describeError(value);
+  }
+  ringHost();
+}
+
+function state() {
+  if (current === null) return '{"done":false,"idle":true,"next":null}';
+  if (!current.settled) return `{"done":false,"next":${nextDeadline()}}`;
+  const finished = current;
+  current = null;
+  clearTimers();
+  return `{"done":true,"result":${finished.result},"error":${JSON.stringify(finished.error)},"logs":${JSON.stringify(resetLogs())}}`;
+}
+
+function step(body) {
+  inHostStep = true;
+  try {
+    body();
+  } finally {
+    inHostStep = false;
+  }
+  return state();
+}
+
+function onUncaught(err) {
+  if (current !== null && !current.settled) settle(false, err);
+  else record("error", ["Uncaught", err]);
+}
+
+const host = Object.freeze({
+  // Compiles without running anything: a syntax error escapes with V8's position.
+  check(source) {
+    new Function(source);
+    return "ok";
+  },
+  load(kind, name, source) {
+    if (script !== null) throw new Error("this isolate already holds a script");
+    script = { kind, name, source: `${source}\n//# sourceURL=${name}` };
+    return "ok";
+  },
+  run() {
+    return step(() => {
+      resetLogs();
+      clearTimers();
+      current = { settled: false, result: "null", error: null };
+      let value;
+      try {
+        value = indirectEval(script.source);
+      } catch (err) {
+        settle(false, err);
+        return;
+      }
+      if (value !== null && (typeof value === "object" || typeof value === "function") && typeof value.then === "function") {
+        Promise.resolve(value).then((v) => settle(true, v), (e) => settle(false, e));
+      } else {
+        settle(true, value);
+      }
+    });
+  },
+  poll() {
+    return state();
+  },
+  fire() {
+    return step(() => fireDueTimers(onUncaught));
+  },
+});
+
+Object.defineProperty(globalThis, "__isolane", { value: host, writable: false, configurable: false, enumerable: false });

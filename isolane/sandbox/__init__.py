@@ -1,0 +1,1 @@
+"""Supervised V8 isolates: the supervisor (in the server), executor processes, the engine."""

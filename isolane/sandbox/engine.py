@@ -1,0 +1,266 @@
+"""One V8 isolate on its own native thread, driven without ever blocking the caller.
+
+This is the only module that touches mini-racer. Once an isolate is running, it uses only
+calls that cannot block on the isolate's thread: evaluation is a task posted to that thread
+whose result comes back through a C callback, and the isolate's "doorbell" (a JS function
+that pings Python) carries no data. A wedged isolate therefore never freezes the executor's
+event loop (ENGINE.md trap 1); it can only be closed from outside.
+
+mini-racer's public `MiniRacer` class starts an asyncio loop thread per context and installs
+its own setTimeout (trap 7); we use its lower layer (`init_mini_racer` and the ctypes
+library it returns, pinned at 0.14.1) so that we own the loop, the timers and the globals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import os
+import threading
+import time
+from collections.abc import Callable
+from itertools import count
+from typing import Any
+
+from py_mini_racer import init_mini_racer
+from py_mini_racer._dll import mr_callback_func  # pinned: mini-racer==0.14.1
+
+# Value type tags of mini-racer's C ABI (mini_racer.h).
+_NULL, _BOOL, _INT, _DOUBLE, _STR, _UNDEFINED = 1, 2, 3, 4, 5, 11
+_EXECUTE_EXC, _PARSE_EXC, _OOM_EXC, _TIMEOUT_EXC, _TERMINATED_EXC = 200, 201, 202, 203, 204
+_VALUE_EXC, _KEY_EXC = 205, 206
+
+_DOORBELL_ID = 1
+_V8_FLAGS = ("--single-threaded",)  # no V8 worker threads: all of an isolate's CPU is its thread's
+
+_dll: Any = None
+_dll_lock = threading.Lock()
+
+
+def _library() -> Any:
+    global _dll
+    with _dll_lock:
+        if _dll is None:
+            _dll = init_mini_racer(flags=_V8_FLAGS, ignore_duplicate_init=True)
+        return _dll
+
+
+class ScriptError(Exception):
+    """JavaScript threw, or failed to parse, outside any handler of ours."""
+
+    def __init__(self, message: str, *, parse: bool = False) -> None:
+        super().__init__(message)
+        self.parse = parse
+
+
+class OutOfMemory(Exception):
+    """The isolate hit its hard heap limit; it must not be used again (trap 9)."""
+
+
+class Terminated(Exception):
+    """Execution was terminated (the isolate is being closed)."""
+
+
+def _decode(raw: Any) -> Any:
+    """Turn a primitive mini-racer value into Python; raise for its error values."""
+    contents = raw.contents
+    typ = contents.type
+    if typ == _STR:
+        return contents.value.bytes_val[0 : contents.len].decode("utf-8")
+    if typ in (_NULL, _UNDEFINED):
+        return None
+    if typ == _BOOL:
+        return contents.value.int_val == 1
+    if typ == _INT:
+        return int(contents.value.int_val)
+    if typ == _DOUBLE:
+        return float(contents.value.double_val)
+    if typ >= _EXECUTE_EXC:
+        message = contents.value.bytes_val[0 : contents.len].decode("utf-8", "replace")
+        if typ == _OOM_EXC:
+            raise OutOfMemory(message or "JavaScript heap limit reached")
+        if typ in (_TERMINATED_EXC, _TIMEOUT_EXC):
+            raise Terminated(message or "execution terminated")
+        raise ScriptError(message, parse=typ == _PARSE_EXC)
+    raise ScriptError(f"unexpected value of type {typ} from the engine")
+
+
+def _thread_cpu_clock(tid: int) -> int:
+    # Linux: the CPU-time clock of any thread of this process (MAKE_THREAD_CPUCLOCK).
+    return (~tid << 3) | 6
+
+
+class Isolate:
+    """A V8 isolate whose evaluations are awaited on one asyncio loop.
+
+    Created (blocking, a few ms) on any thread, then bound to a loop with `bind`. `close`
+    blocks until the isolate's thread has stopped and may be called from any thread,
+    including while JavaScript is running.
+    """
+
+    _creation_lock = threading.Lock()
+
+    def __init__(self) -> None:
+        self._dll = _library()
+        self._next_callback = count(_DOORBELL_ID + 1)
+        self._pending: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Future[Any]]] = {}
+        self._blocking: dict[int, tuple[threading.Event, list[Any]]] = {}
+        self._raw_waiters: dict[int, tuple[threading.Event, list[Any]]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._on_doorbell: Callable[[], None] | None = None
+        self._closed = False
+        self._close_lock = threading.Lock()
+        # The C callback must stay referenced as long as the context lives.
+        self._callback = mr_callback_func(self._on_callback)
+        with Isolate._creation_lock:
+            before = set(os.listdir("/proc/self/task"))
+            self._ctx = self._dll.mr_init_context(self._callback)
+            new_threads = set(os.listdir("/proc/self/task")) - before
+        if len(new_threads) != 1:
+            self._dll.mr_free_context(self._ctx)
+            raise RuntimeError(f"could not identify the isolate's thread ({len(new_threads)} new)")
+        self.tid = int(new_threads.pop())
+        self._cpu_clock = _thread_cpu_clock(self.tid)
+
+    # -- callbacks from the isolate's thread ------------------------------------------------
+
+    def _on_callback(self, callback_id: int, raw: Any) -> None:
+        # Runs on the isolate's own thread, which is blocked until we return: be quick.
+        if callback_id == _DOORBELL_ID:
+            self._dll.mr_free_value(self._ctx, raw)
+            loop, ring = self._loop, self._on_doorbell
+            if loop is not None and ring is not None and not self._closed:
+                loop.call_soon_threadsafe(ring)
+            return
+        if callback_id in self._raw_waiters:
+            event, box = self._raw_waiters.pop(callback_id)
+            box.append(raw)
+            event.set()
+            return
+        try:
+            outcome: tuple[bool, Any] = (True, _decode(raw))
+        except Exception as exc:  # noqa: BLE001 - handed to the awaiting side
+            outcome = (False, exc)
+        finally:
+            self._dll.mr_free_value(self._ctx, raw)
+        if callback_id in self._blocking:
+            event, box = self._blocking.pop(callback_id)
+            box.append(outcome)
+            event.set()
+            return
+        entry = self._pending.pop(callback_id, None)
+        if entry is not None:
+            loop, future = entry
+            loop.call_soon_threadsafe(_settle, future, outcome)
+
+    # -- set-up (blocking; before the isolate serves anything) -----------------------------
+
+    def eval_blocking(self, code: str, timeout: float = 10.0) -> Any:
+        """Evaluate synchronously from a thread that is not an event loop (set-up only)."""
+        callback_id = next(self._next_callback)
+        event, box = threading.Event(), []
+        self._blocking[callback_id] = (event, box)
+        task_id = self._eval_task(code, callback_id)
+        if not event.wait(timeout):
+            self._dll.mr_cancel_task(self._ctx, task_id)
+            self._blocking.pop(callback_id, None)
+            raise Terminated("set-up evaluation timed out")
+        ok, value = box[0]
+        if not ok:
+            raise value
+        return value
+
+    def install_doorbell(self, global_name: str) -> None:
+        """Define `globalThis[global_name]` as a data-less JS -> Python ping (set-up only)."""
+        fn = self._dll.mr_make_js_callback(self._ctx, _DOORBELL_ID)
+        key = self._alloc_string(global_name)
+        glob = self._eval_handle("globalThis")
+        try:
+            result = self._dll.mr_set_object_item(self._ctx, glob, key, fn)
+            self._dll.mr_free_value(self._ctx, result)
+        finally:
+            for handle in (fn, key, glob):
+                self._dll.mr_free_value(self._ctx, handle)
+
+    def _eval_handle(self, code: str, timeout: float = 10.0) -> Any:
+        """Evaluate and return the raw value handle, e.g. of an object (set-up only)."""
+        callback_id = next(self._next_callback)
+        event, box = threading.Event(), []
+        self._raw_waiters[callback_id] = (event, box)
+        self._eval_task(code, callback_id)
+        if not event.wait(timeout):
+            self._raw_waiters.pop(callback_id, None)
+            raise Terminated("set-up evaluation timed out")
+        return box[0]
+
+    # -- serving ------------------------------------------------------------------------------
+
+    def bind(self, loop: asyncio.AbstractEventLoop, on_doorbell: Callable[[], None]) -> None:
+        self._loop = loop
+        self._on_doorbell = on_doorbell
+
+    def eval(self, code: str) -> asyncio.Future[Any]:
+        """Start evaluating `code`; the future settles with its (primitive) completion value."""
+        assert self._loop is not None, "bind() the isolate to a loop first"
+        future: asyncio.Future[Any] = self._loop.create_future()
+        if self._closed:
+            future.set_exception(Terminated("isolate closed"))
+            return future
+        callback_id = next(self._next_callback)
+        self._pending[callback_id] = (self._loop, future)
+        self._eval_task(code, callback_id)
+        return future
+
+    def _eval_task(self, code: str, callback_id: int) -> int:
+        handle = self._alloc_string(code)
+        try:
+            return int(self._dll.mr_eval(self._ctx, handle, callback_id))
+        finally:
+            self._dll.mr_free_value(self._ctx, handle)
+
+    def _alloc_string(self, text: str) -> Any:
+        data = text.encode("utf-8")
+        return self._dll.mr_alloc_string_val(self._ctx, data, len(data), _STR)
+
+    # -- limits -------------------------------------------------------------------------------
+
+    def cpu_ns(self) -> int:
+        """CPU time consumed so far by the isolate's thread."""
+        try:
+            return time.clock_gettime_ns(self._cpu_clock)
+        except OSError:  # the thread is gone
+            return 0
+
+    def set_heap_limit(self, limit_bytes: int) -> None:
+        self._dll.mr_set_hard_memory_limit(self._ctx, limit_bytes)
+
+    def heap_limit_reached(self) -> bool:
+        return bool(self._dll.mr_hard_memory_limit_reached(self._ctx))
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        """Stop the isolate's JavaScript and free it. Blocks; safe from any thread."""
+        with self._close_lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._dll.mr_free_context(self._ctx)
+        failure = (False, Terminated("isolate closed"))
+        for callback_id in list(self._pending):
+            entry = self._pending.pop(callback_id, None)
+            if entry is not None:
+                loop, future = entry
+                loop.call_soon_threadsafe(_settle, future, failure)
+
+
+def _settle(future: asyncio.Future[Any], outcome: tuple[bool, Any]) -> None:
+    if future.done():
+        return
+    ok, value = outcome
+    if ok:
+        future.set_result(value)
+    else:
+        future.set_exception(value)

@@ -1,0 +1,436 @@
+"""The executor process: runs invocations in V8 isolates for the supervisor.
+
+Started by the supervisor as `python -m isolane.sandbox.executor`, with a scrubbed
+environment and an empty working directory; it speaks `protocol` frames on stdin/stdout.
+One asyncio loop drives every isolate (each on its own native thread, so CPU-bound scripts
+run in parallel); the watchdog thread enforces the limits from outside JavaScript.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ctypes
+import logging
+import os
+import signal
+import sys
+import time
+from collections import OrderedDict
+from typing import Any
+
+import orjson
+
+from isolane.sandbox import protocol
+from isolane.sandbox.engine import Isolate, OutOfMemory, ScriptError, Terminated
+from isolane.sandbox.isolates import Closer, IsolateCache, IsolateFactory
+from isolane.sandbox.limits import Limits
+from isolane.sandbox.outcomes import Outcome
+from isolane.sandbox.watchdog import Watchdog
+
+log = logging.getLogger("isolane.executor")
+
+IDLE_CPU_BUDGET_NS = 20_000_000  # an idle isolate burning more than this is running away
+CODE_CACHE_ENTRIES = 64
+CHECK_TIMEOUT_SECONDS = 10.0
+_SYNTAX_LINE_OFFSET = 2  # `new Function` puts two lines of its own before the body
+
+
+class Aborted(Exception):
+    """The watchdog ended this invocation."""
+
+
+class RuntimeCorrupted(Exception):
+    """A host step returned something other than the runtime's state."""
+
+
+class Invocation:
+    """One invocation on one isolate: driven by the loop, watched by the watchdog."""
+
+    def __init__(self, isolate: Isolate, limits: Limits) -> None:
+        self.isolate = isolate
+        self.limits = limits
+        self.verdict: Outcome | None = None
+        self.started = time.monotonic()
+        self.deadline = self.started + limits.wall_ms / 1000
+        self.cpu_start = isolate.cpu_ns()
+        self._cpu_budget_ns = limits.cpu_ms * 1_000_000
+        self._wake = asyncio.Event()
+        self._rung = False
+        self._timer_due = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._step_future: asyncio.Future[Any] | None = None
+
+    # Called from the watchdog thread: reads only thread-safe facts.
+    def over_limit(self, now: float) -> Outcome | None:
+        if self.isolate.heap_limit_reached():
+            return Outcome.EXCEEDED_MEMORY
+        if self.isolate.cpu_ns() - self.cpu_start > self._cpu_budget_ns:
+            return Outcome.EXCEEDED_CPU
+        if now >= self.deadline:
+            return Outcome.EXCEEDED_WALL_TIME
+        return None
+
+    def abort(self, outcome: Outcome) -> None:
+        self.verdict = outcome
+        step = self._step_future
+        if step is not None and not step.done():
+            step.set_exception(Aborted())
+        self._wake.set()
+
+    def ring(self) -> None:
+        self._rung = True
+        self._wake.set()
+
+    def cpu_ms(self) -> float:
+        return max(self.isolate.cpu_ns() - self.cpu_start, 0) / 1e6
+
+    def wall_ms(self) -> float:
+        return (time.monotonic() - self.started) * 1000
+
+    async def drive(self) -> dict[str, Any]:
+        """Run the script to completion; returns the runtime's final state."""
+        try:
+            state = await self._step("__isolane.run()")
+            while not state.get("done"):
+                self._arm_timer(state.get("next"))
+                if not (self._rung or self._timer_due):
+                    await self._wake.wait()
+                self._wake.clear()
+                if self.verdict is not None:
+                    raise Aborted()
+                if self._timer_due:
+                    self._timer_due = False
+                    state = await self._step("__isolane.fire()")
+                elif self._rung:
+                    self._rung = False
+                    state = await self._step("__isolane.poll()")
+            return state
+        finally:
+            if self._timer is not None:
+                self._timer.cancel()
+
+    async def _step(self, code: str) -> dict[str, Any]:
+        if self.verdict is not None:
+            raise Aborted()
+        self._step_future = self.isolate.eval(code)
+        try:
+            text = await self._step_future
+        finally:
+            self._step_future = None
+        try:
+            state = orjson.loads(text)
+        except (orjson.JSONDecodeError, TypeError) as exc:
+            raise RuntimeCorrupted("the runtime returned an unreadable state") from exc
+        if not isinstance(state, dict):
+            raise RuntimeCorrupted("the runtime returned an unreadable state")
+        return state
+
+    def _arm_timer(self, next_at_ms: float | None) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if next_at_ms is None:
+            return
+        delay = max(next_at_ms / 1000 - time.time(), 0)
+        self._timer = asyncio.get_running_loop().call_later(delay, self._timer_fired)
+
+    def _timer_fired(self) -> None:
+        self._timer = None
+        self._timer_due = True
+        self._wake.set()
+
+
+class CodeCache:
+    """Recently received sources, so a second isolate for a script needs no round trip."""
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._entries: OrderedDict[tuple[str, ...], str] = OrderedDict()
+
+    def get(self, key: tuple[str, ...]) -> str | None:
+        code = self._entries.get(key)
+        if code is not None:
+            self._entries.move_to_end(key)
+        return code
+
+    def put(self, key: tuple[str, ...], code: str) -> None:
+        self._entries[key] = code
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._capacity:
+            self._entries.popitem(last=False)
+
+
+def _js_string(text: str) -> str:
+    return orjson.dumps(text).decode("utf-8")
+
+
+def parse_syntax_error(message: str) -> tuple[str, int | None, int | None]:
+    """(message, line, column) from V8's report of an uncaught `new Function` SyntaxError."""
+    lines = message.split("\n")
+    head = lines[0]
+    line: int | None = None
+    column: int | None = None
+    prefix, sep, rest = head.partition(": ")
+    if sep and prefix.rpartition(":")[2].isdigit():
+        line = max(int(prefix.rpartition(":")[2]) - _SYNTAX_LINE_OFFSET, 1)
+        head = rest
+        if len(lines) > 2 and "^" in lines[2]:
+            column = lines[2].index("^") + 1
+    return head, line, column
+
+
+class Executor:
+    def __init__(self, writer: asyncio.StreamWriter, cache_size: int, spares: int) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._writer = writer
+        self._closer = Closer()
+        self._factory = IsolateFactory(self._loop, spares)
+        self._cache = IsolateCache(cache_size, self._closer)
+        self._codes = CodeCache(CODE_CACHE_ENTRIES)
+        self._watchdog = Watchdog(self._loop, self._closer, self._fatal)
+        self._running: set[Invocation] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def _fatal(self, reason: str) -> None:
+        # Called from the watchdog thread; the supervisor cancels what was in flight here.
+        log.critical("executor giving up: %s", reason)
+        os._exit(70)
+
+    def _send(self, message: dict[str, Any]) -> None:
+        self._writer.write(protocol.encode(message))
+
+    def dispatch(self, message: dict[str, Any]) -> None:
+        op = message.get("op")
+        handler = {"invoke": self._invoke, "check": self._check, "stats": self._stats}.get(str(op))
+        if handler is None:
+            self._send({"id": message.get("id"), "error": f"unknown op {op!r}"})
+            return
+        task = self._loop.create_task(handler(message))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _invoke(self, message: dict[str, Any]) -> None:
+        request_id = message["id"]
+        key = tuple(message["key"])
+        limits = Limits.from_wire(message["limits"])
+        isolate = self._take_warm(key)
+        cold = isolate is None
+        if isolate is None:
+            code = message.get("code") or self._codes.get(key)
+            if code is None:
+                self._send({"id": request_id, "need_code": True})
+                return
+            self._codes.put(key, code)
+            try:
+                isolate = await self._load(key, message.get("kind", "classic"), message.get("name", "worker.js"), code)
+            except ScriptError as exc:
+                self._send(_reply(request_id, Outcome.EXCEPTION, error=_engine_error(exc), cold=True))
+                return
+
+        run = Invocation(isolate, limits)
+        isolate.bind(self._loop, run.ring)
+        isolate.set_heap_limit(limits.memory_mb * 1024 * 1024)
+        self._running.add(run)
+        self._watchdog.watch(run)
+        healthy = False
+        state: dict[str, Any] = {}
+        try:
+            state = await run.drive()
+            outcome = Outcome.OK if state.get("error") is None else Outcome.EXCEPTION
+            healthy = True
+        except (Aborted, Terminated):
+            outcome = run.verdict or Outcome.CANCELED
+        except OutOfMemory:
+            outcome = Outcome.EXCEEDED_MEMORY
+        except (ScriptError, RuntimeCorrupted) as exc:
+            outcome = Outcome.EXCEPTION
+            state = {"error": _engine_error(exc)}
+        finally:
+            self._watchdog.forget(run)
+            self._running.discard(run)
+        if run.verdict is not None:  # the watchdog's word is final, even if JS just finished
+            outcome, healthy = run.verdict, False
+        self._send(
+            _reply(
+                request_id,
+                outcome,
+                result=state.get("result") if outcome is Outcome.OK else None,
+                error=state.get("error") if outcome is Outcome.EXCEPTION else _limit_error(outcome, limits),
+                logs=state.get("logs") or [],
+                cpu_ms=run.cpu_ms(),
+                wall_ms=run.wall_ms(),
+                cold=cold,
+            )
+        )
+        if healthy:
+            self._cache.put(key, isolate)
+        else:
+            self._closer.close(isolate)
+
+    def _take_warm(self, key: tuple[str, ...]) -> Isolate | None:
+        while (entry := self._cache.take(key)) is not None:
+            isolate, idle_cpu = entry
+            if isolate.cpu_ns() - idle_cpu <= IDLE_CPU_BUDGET_NS:
+                return isolate
+            log.warning("closing an idle isolate of %s that kept running", "/".join(key))
+            self._closer.close(isolate)
+        return None
+
+    async def _load(self, key: tuple[str, ...], kind: str, name: str, code: str) -> Isolate:
+        isolate = await self._factory.get()
+        isolate.bind(self._loop, _ignore)
+        try:
+            await asyncio.wait_for(
+                isolate.eval(f"__isolane.load({_js_string(kind)}, {_js_string(name)}, {_js_string(code)})"),
+                CHECK_TIMEOUT_SECONDS,
+            )
+        except BaseException:
+            self._closer.close(isolate)
+            raise
+        return isolate
+
+    async def _check(self, message: dict[str, Any]) -> None:
+        request_id = message["id"]
+        isolate = await self._factory.get()
+        isolate.bind(self._loop, _ignore)
+        try:
+            await asyncio.wait_for(isolate.eval(f"__isolane.check({_js_string(message['code'])})"), CHECK_TIMEOUT_SECONDS)
+            reply: dict[str, Any] = {"id": request_id, "ok": True}
+        except ScriptError as exc:
+            text, line, column = parse_syntax_error(str(exc))
+            reply = {"id": request_id, "ok": False, "message": text, "line": line, "column": column}
+        except (TimeoutError, Terminated, OutOfMemory):
+            reply = {"id": request_id, "ok": False, "message": "the script could not be compiled in time", "line": None, "column": None}
+        finally:
+            self._closer.close(isolate)
+        self._send(reply)
+
+    async def _stats(self, message: dict[str, Any]) -> None:
+        self._send(
+            {
+                "id": message["id"],
+                "pid": os.getpid(),
+                "idle_isolates": len(self._cache),
+                "spare_isolates": self._factory.spare_count,
+                "running": len(self._running),
+                "evictions": self._cache.evictions,
+                "rss_bytes": _rss_bytes(),
+            }
+        )
+
+    def shutdown(self) -> None:
+        for run in list(self._running):
+            run.abort(Outcome.CANCELED)
+        self._watchdog.stop()
+        for isolate in self._factory.stop() + self._cache.drain():
+            self._closer.close(isolate)
+        self._closer.stop()
+
+
+def _ignore() -> None:
+    pass
+
+
+def _reply(
+    request_id: Any,
+    outcome: Outcome,
+    *,
+    result: Any = None,
+    error: dict[str, Any] | None = None,
+    logs: list[Any] | None = None,
+    cpu_ms: float = 0.0,
+    wall_ms: float = 0.0,
+    cold: bool = False,
+) -> dict[str, Any]:
+    return {
+        "id": request_id,
+        "outcome": outcome.value,
+        "result": result,
+        "error": error,
+        "logs": logs or [],
+        "cpu_ms": round(cpu_ms, 3),
+        "wall_ms": round(wall_ms, 3),
+        "cold": cold,
+    }
+
+
+def _engine_error(exc: Exception) -> dict[str, Any]:
+    text = str(exc).strip()
+    first = text.split("\n", 1)[0]
+    name, sep, rest = first.partition(": ")
+    if not sep or " " in name:
+        name, rest = "Error", first
+    return {"name": name, "message": rest, "stack": None}
+
+
+_LIMIT_MESSAGES = {
+    Outcome.EXCEEDED_CPU: ("Worker exceeded CPU time limit of {cpu_ms} ms.", "cpu_ms"),
+    Outcome.EXCEEDED_MEMORY: ("Worker exceeded memory limit of {memory_mb} MB.", "memory_mb"),
+    Outcome.EXCEEDED_WALL_TIME: ("Worker exceeded wall-clock time limit of {wall_ms} ms.", "wall_ms"),
+    Outcome.CANCELED: ("The invocation was canceled by the platform.", None),
+}
+
+
+def _limit_error(outcome: Outcome, limits: Limits) -> dict[str, Any] | None:
+    entry = _LIMIT_MESSAGES.get(outcome)
+    if entry is None:
+        return None
+    template, _ = entry
+    return {"name": "Error", "message": template.format(**limits.to_wire()), "stack": None}
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _die_with_parent() -> None:
+    """Ask the kernel to kill us if the server dies (PR_SET_PDEATHSIG)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() == 1:
+        os._exit(0)
+
+
+async def _serve(args: argparse.Namespace, out_fd: int) -> None:
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=protocol.MAX_FRAME_BYTES)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin.buffer)
+    transport, proto = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, os.fdopen(out_fd, "wb"))
+    writer = asyncio.StreamWriter(transport, proto, None, loop)
+    executor = Executor(writer, cache_size=args.cache_size, spares=args.spares)
+    try:
+        while (message := await protocol.read_message(reader)) is not None:
+            executor.dispatch(message)
+    finally:
+        executor.shutdown()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Isolane executor (started by the server)")
+    parser.add_argument("--cache-size", type=int, default=256)
+    parser.add_argument("--spares", type=int, default=2)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="executor %(process)d %(levelname)s %(message)s")
+    _die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides when we stop
+    # Frames go to the original stdout; anything else printed lands on stderr.
+    out_fd = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        import uvloop
+
+        uvloop.run(_serve(args, out_fd))
+    except Exception:  # noqa: BLE001
+        log.exception("executor failed")
+        os._exit(1)
+    # Skip interpreter teardown: V8 threads can hang it (ENGINE.md trap 3).
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,18 @@
+"""How an invocation ended, in the Workers vocabulary."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Outcome(StrEnum):
+    OK = "ok"
+    EXCEPTION = "exception"
+    EXCEEDED_CPU = "exceededCpu"
+    EXCEEDED_MEMORY = "exceededMemory"
+    EXCEEDED_WALL_TIME = "exceededWallTime"
+    CANCELED = "canceled"  # ended by the platform, e.g. its executor was replaced
+
+    @property
+    def exceeded_limit(self) -> bool:
+        return self in (Outcome.EXCEEDED_CPU, Outcome.EXCEEDED_MEMORY, Outcome.EXCEEDED_WALL_TIME)

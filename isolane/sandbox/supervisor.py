@@ -1,0 +1,347 @@
+"""The supervisor: runs executor processes for the server and routes invocations to them.
+
+Executors get a scrubbed environment, an empty working directory and no access to the
+server's data: code travels to them in the request. An invocation goes to an executor that
+already has the script warm, unless that one is clearly busier than another. If an
+executor dies it is replaced; what was in flight there ends with outcome `canceled`. If an
+executor fails to answer well past an invocation's wall-clock limit (its own watchdog
+failed), it is killed: that invocation ends `exceededWallTime`, the rest `canceled`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import os
+import shutil
+import signal
+import sys
+import tempfile
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from isolane.sandbox import protocol
+from isolane.sandbox.limits import Limits
+from isolane.sandbox.outcomes import Outcome
+
+log = logging.getLogger(__name__)
+
+DEADLINE_GRACE_SECONDS = 3.0  # beyond the wall-clock limit, before the supervisor steps in
+CHECK_DEADLINE_SECONDS = 15.0
+SPILLOVER_MARGIN = 2  # prefer a warm executor unless it has this many more in flight
+MAX_RESTART_DELAY = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptRef:
+    """Which code an invocation runs. The version is immutable: caches key on it."""
+
+    namespace: str
+    script: str
+    version: str
+    kind: str = "classic"
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.namespace, self.script, self.version)
+
+
+@dataclass(slots=True)
+class ExecutionResult:
+    outcome: Outcome
+    result: Any = None
+    error: dict[str, Any] | None = None
+    logs: list[dict[str, Any]] = field(default_factory=list)
+    cpu_ms: float = 0.0
+    wall_ms: float = 0.0
+    cold: bool = False
+
+    @classmethod
+    def from_reply(cls, reply: dict[str, Any]) -> ExecutionResult:
+        return cls(
+            outcome=Outcome(reply["outcome"]),
+            result=reply.get("result"),
+            error=reply.get("error"),
+            logs=reply.get("logs") or [],
+            cpu_ms=float(reply.get("cpu_ms") or 0.0),
+            wall_ms=float(reply.get("wall_ms") or 0.0),
+            cold=bool(reply.get("cold")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    ok: bool
+    message: str = ""
+    line: int | None = None
+    column: int | None = None
+
+
+class ExecutorLost(Exception):
+    """The executor died (or was killed) before it answered."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__(outcome.value)
+        self.outcome = outcome
+
+
+_CANCELED_ERROR = {"name": "Error", "message": "The invocation was canceled by the platform.", "stack": None}
+
+
+def executor_environment() -> dict[str, str]:
+    """The whole environment an executor gets: nothing of the server's."""
+    package_root = Path(__file__).resolve().parents[2]
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "PYTHONPATH": str(package_root),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+class ExecutorProcess:
+    """One executor process and the requests in flight on it."""
+
+    def __init__(self, index: int, cache_size: int, spares: int) -> None:
+        self.index = index
+        self._cache_size = cache_size
+        self._spares = spares
+        self._ids = itertools.count(1)
+        self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._blame: dict[int, Outcome] = {}
+        self._warm: OrderedDict[tuple[str, str, str], None] = OrderedDict()
+        self.process: asyncio.subprocess.Process | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._workdir: str | None = None
+        self.exited: asyncio.Event = asyncio.Event()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._pending)
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    def is_warm(self, key: tuple[str, str, str]) -> bool:
+        return key in self._warm
+
+    def mark_warm(self, key: tuple[str, str, str]) -> None:
+        self._warm[key] = None
+        self._warm.move_to_end(key)
+        while len(self._warm) > self._cache_size:
+            self._warm.popitem(last=False)
+
+    async def start(self) -> None:
+        self._workdir = tempfile.mkdtemp(prefix="isolane-executor-")
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-s",
+            "-m",
+            "isolane.sandbox.executor",
+            "--cache-size",
+            str(self._cache_size),
+            "--spares",
+            str(self._spares),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            env=executor_environment(),
+            cwd=self._workdir,
+            start_new_session=True,
+            close_fds=True,
+        )
+        self._reader = asyncio.create_task(self._read_replies(), name=f"executor-{self.index}-reader")
+
+    async def _read_replies(self) -> None:
+        assert self.process is not None and self.process.stdout is not None
+        try:
+            while (reply := await protocol.read_message(self.process.stdout)) is not None:
+                future = self._pending.pop(reply.get("id"), None)
+                if future is not None and not future.done():
+                    future.set_result(reply)
+        except (protocol.ProtocolError, ValueError) as exc:
+            log.error("executor %s sent a bad frame: %s", self.pid, exc)
+            self.kill()
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                await self.process.wait()
+            for request_id, future in list(self._pending.items()):
+                if not future.done():
+                    future.set_exception(ExecutorLost(self._blame.get(request_id, Outcome.CANCELED)))
+            self._pending.clear()
+            self.exited.set()
+
+    async def request(self, message: dict[str, Any], deadline: float) -> dict[str, Any]:
+        """Send `message` and await its reply; past `deadline` seconds, kill the executor."""
+        if self.exited.is_set() or self.process is None or self.process.stdin is None:
+            raise ExecutorLost(Outcome.CANCELED)
+        request_id = next(self._ids)
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = future
+        try:
+            self.process.stdin.write(protocol.encode({**message, "id": request_id}))
+        except (ConnectionError, RuntimeError) as exc:
+            self._pending.pop(request_id, None)
+            raise ExecutorLost(Outcome.CANCELED) from exc
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), deadline)
+        except TimeoutError:
+            log.error("executor %s did not answer within %.1f s: killing it", self.pid, deadline)
+            self._blame[request_id] = Outcome.EXCEEDED_WALL_TIME
+            self.kill()
+            return await future  # raises ExecutorLost once the reader sees the exit
+        finally:
+            self._pending.pop(request_id, None)
+            self._blame.pop(request_id, None)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.send_signal(signal.SIGKILL)
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        if self.process is not None and self.process.returncode is None:
+            if self.process.stdin is not None:
+                self.process.stdin.close()
+            try:
+                await asyncio.wait_for(self.process.wait(), timeout)
+            except TimeoutError:
+                self.kill()
+                await self.process.wait()
+        if self._reader is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        if self._workdir:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+
+
+class Supervisor:
+    def __init__(self, *, executors: int, cache_size: int, spares: int) -> None:
+        self._count = max(executors, 1)
+        self._cache_size = cache_size
+        self._spares = spares
+        self._executors: list[ExecutorProcess] = []
+        self._watchers: list[asyncio.Task[None]] = []
+        self._stopping = False
+        self.restarts = 0
+
+    async def start(self) -> None:
+        for index in range(self._count):
+            executor = ExecutorProcess(index, self._cache_size, self._spares)
+            await executor.start()
+            self._executors.append(executor)
+            self._watchers.append(asyncio.create_task(self._keep_alive(index), name=f"executor-{index}-keeper"))
+
+    async def stop(self) -> None:
+        self._stopping = True
+        for watcher in self._watchers:
+            watcher.cancel()
+        for watcher in self._watchers:
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+        await asyncio.gather(*(executor.stop() for executor in self._executors), return_exceptions=True)
+
+    async def _keep_alive(self, index: int) -> None:
+        """Replace executor `index` whenever it exits."""
+        delay = 0.05
+        while not self._stopping:
+            executor = self._executors[index]
+            await executor.exited.wait()
+            if self._stopping:
+                return
+            code = executor.process.returncode if executor.process else None
+            log.warning("executor %s exited (code %s); starting a replacement", executor.pid, code)
+            await executor.stop(timeout=0.5)
+            self.restarts += 1
+            replacement = ExecutorProcess(index, self._cache_size, self._spares)
+            try:
+                await replacement.start()
+            except OSError:
+                log.exception("could not start an executor; retrying in %.1f s", delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_RESTART_DELAY)
+                continue
+            self._executors[index] = replacement
+            delay = 0.05
+
+    def _choose(self, key: tuple[str, str, str] | None) -> ExecutorProcess:
+        live = [e for e in self._executors if not e.exited.is_set()] or self._executors
+        least = min(live, key=lambda e: e.in_flight)
+        if key is not None:
+            warm = [e for e in live if e.is_warm(key)]
+            if warm:
+                best = min(warm, key=lambda e: e.in_flight)
+                if best.in_flight < least.in_flight + SPILLOVER_MARGIN:
+                    return best
+        return least
+
+    async def invoke(
+        self,
+        ref: ScriptRef,
+        limits: Limits,
+        load_code: Callable[[], Awaitable[str]],
+    ) -> ExecutionResult:
+        executor = self._choose(ref.key)
+        message: dict[str, Any] = {
+            "op": "invoke",
+            "key": list(ref.key),
+            "kind": ref.kind,
+            "name": f"{ref.script}.js",
+            "limits": limits.to_wire(),
+        }
+        deadline = limits.wall_ms / 1000 + DEADLINE_GRACE_SECONDS
+        try:
+            if not executor.is_warm(ref.key):
+                message["code"] = await load_code()
+            reply = await executor.request(message, deadline)
+            if reply.get("need_code"):
+                message["code"] = await load_code()
+                reply = await executor.request(message, deadline)
+        except ExecutorLost as lost:
+            return ExecutionResult(outcome=lost.outcome, error=_lost_error(lost.outcome, limits))
+        executor.mark_warm(ref.key)
+        return ExecutionResult.from_reply(reply)
+
+    async def check(self, code: str) -> CheckResult:
+        """Compile `code` in an executor without running it."""
+        for _ in range(2):  # one retry if the executor died under us
+            executor = self._choose(None)
+            try:
+                reply = await executor.request({"op": "check", "code": code}, CHECK_DEADLINE_SECONDS)
+            except ExecutorLost:
+                continue
+            return CheckResult(
+                ok=bool(reply.get("ok")),
+                message=str(reply.get("message") or ""),
+                line=reply.get("line"),
+                column=reply.get("column"),
+            )
+        return CheckResult(ok=False, message="the script could not be checked: executor unavailable")
+
+    async def stats(self) -> list[dict[str, Any]]:
+        async def one(executor: ExecutorProcess) -> dict[str, Any]:
+            base = {"index": executor.index, "pid": executor.pid, "in_flight": executor.in_flight}
+            try:
+                reply = await executor.request({"op": "stats"}, 5.0)
+            except ExecutorLost:
+                return {**base, "alive": False}
+            reply.pop("id", None)
+            return {**base, **reply, "alive": True}
+
+        return list(await asyncio.gather(*(one(e) for e in list(self._executors))))
+
+
+def _lost_error(outcome: Outcome, limits: Limits) -> dict[str, Any]:
+    if outcome is Outcome.EXCEEDED_WALL_TIME:
+        return {"name": "Error", "message": f"Worker exceeded wall-clock time limit of {limits.wall_ms} ms.", "stack": None}
+    return dict(_CANCELED_ERROR)
+
+
+def default_executor_count() -> int:
+    return max(os.cpu_count() or 1, 1)
