@@ -1,0 +1,3 @@
+from isolane.cli import main
+
+main()

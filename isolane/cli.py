@@ -1,0 +1,114 @@
+"""The `isolane` command."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import socket
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from isolane import __version__
+from isolane.config import DEFAULT_MAX_SCRIPT_BYTES, Settings
+from isolane.sandbox.limits import Limits
+from isolane.sandbox.supervisor import default_executor_count
+
+app = typer.Typer(
+    help="Isolane: run your customers' JavaScript in supervised V8 isolates.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        try:
+            return all(ipaddress.ip_address(info[4][0]).is_loopback for info in socket.getaddrinfo(host, None))
+        except (OSError, ValueError):
+            return False
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(envvar="ISOLANE_HOST", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="ISOLANE_PORT", help="Port to listen on.")] = 8787,
+    data_dir: Annotated[
+        Path, typer.Option(envvar="ISOLANE_DATA_DIR", help="Where the database (SQLite) and code blobs live.")
+    ] = Path(".isolane"),
+    database_url: Annotated[
+        str | None,
+        typer.Option(envvar="ISOLANE_DATABASE_URL", help="SQLAlchemy URL of the metadata database [default: SQLite in the data dir]."),
+    ] = None,
+    max_script_bytes: Annotated[
+        int, typer.Option(envvar="ISOLANE_MAX_SCRIPT_BYTES", min=1, help="Largest script accepted, in bytes (413 above).")
+    ] = DEFAULT_MAX_SCRIPT_BYTES,
+    cpu_ms: Annotated[int, typer.Option(envvar="ISOLANE_CPU_MS", min=1, help="CPU time limit per invocation, ms.")] = 50,
+    wall_ms: Annotated[int, typer.Option(envvar="ISOLANE_WALL_MS", min=1, help="Wall-clock limit per invocation, ms.")] = 30_000,
+    memory_mb: Annotated[int, typer.Option(envvar="ISOLANE_MEMORY_MB", min=1, help="JavaScript heap limit per isolate, MB.")] = 128,
+    executors: Annotated[
+        int | None, typer.Option(envvar="ISOLANE_EXECUTORS", min=1, help="Executor processes [default: one per core].")
+    ] = None,
+    isolate_cache_size: Annotated[
+        int, typer.Option(envvar="ISOLANE_ISOLATE_CACHE_SIZE", min=0, help="Idle isolates kept warm per executor.")
+    ] = 256,
+    spare_isolates: Annotated[
+        int, typer.Option(envvar="ISOLANE_SPARE_ISOLATES", min=0, help="Blank isolates kept ready per executor for cold starts.")
+    ] = 2,
+    insecure_no_auth: Annotated[
+        bool,
+        typer.Option(envvar="ISOLANE_INSECURE_NO_AUTH", help="Accept requests without tokens (local experiments; loopback only)."),
+    ] = False,
+    log_level: Annotated[str, typer.Option(envvar="ISOLANE_LOG_LEVEL", help="debug, info, warning or error.")] = "info",
+) -> None:
+    """Start the server on the embedded default: SQLite and files under --data-dir.
+
+    The admin token comes from ISOLANE_ADMIN_TOKEN; without it, one is generated on the
+    first start and printed once.
+    """
+    import uvicorn
+
+    from isolane.server.app import create_app
+
+    if insecure_no_auth and not _is_loopback(host):
+        raise typer.BadParameter("--insecure-no-auth is refused unless --host is a loopback address", param_hint="--insecure-no-auth")
+    settings = Settings(
+        data_dir=data_dir,
+        host=host,
+        port=port,
+        database_url=database_url,
+        max_script_bytes=max_script_bytes,
+        limits=Limits(cpu_ms=cpu_ms, wall_ms=wall_ms, memory_mb=memory_mb),
+        executors=executors or default_executor_count(),
+        isolate_cache_size=isolate_cache_size,
+        spare_isolates=spare_isolates,
+        admin_token=os.environ.get("ISOLANE_ADMIN_TOKEN") or None,
+        insecure_no_auth=insecure_no_auth,
+    )
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        log_level=log_level.lower(),
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    app()

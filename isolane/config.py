@@ -1,0 +1,32 @@
+"""The server's configuration, as the CLI (or a test) builds it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from isolane.sandbox.limits import Limits
+
+DEFAULT_MAX_SCRIPT_BYTES = 10 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path(".isolane")
+    host: str = "127.0.0.1"
+    port: int = 8787
+    database_url: str | None = None  # default: SQLite in the data dir
+    max_script_bytes: int = DEFAULT_MAX_SCRIPT_BYTES
+    limits: Limits = field(default_factory=Limits)
+    executors: int = 2
+    isolate_cache_size: int = 256
+    spare_isolates: int = 2
+    admin_token: str | None = None
+    insecure_no_auth: bool = False
+    token_cache_seconds: float = 2.0
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'isolane.db').resolve()}"

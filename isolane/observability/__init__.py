@@ -1,0 +1,1 @@
+"""Invocation records, and later the live tail and metrics."""

@@ -1,0 +1,135 @@
+"""One request, one record: every invocation's outcome, timings, logs and error.
+
+Records are written by a background task in batches, so an invocation never waits on the
+database; the writer flushes what it holds when the server stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from sqlalchemy import insert, select
+
+from isolane.clock import now_ms, to_iso
+from isolane.store.database import Database
+from isolane.store.schema import invocations
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 200
+FLUSH_SECONDS = 0.05
+MAX_QUEUE = 50_000
+
+
+def new_record_id() -> str:
+    """32 hex digits that sort by creation time: 12 of milliseconds, 20 random."""
+    return f"{now_ms():012x}{secrets.token_hex(10)}"
+
+
+@dataclass(slots=True)
+class InvocationRecord:
+    namespace: str
+    script: str
+    version: str
+    trigger: str
+    outcome: str
+    cpu_ms: float
+    wall_ms: float
+    logs: list[dict[str, Any]] = field(default_factory=list)
+    error: dict[str, Any] | None = None
+    status: int | None = None
+    started_at: int = field(default_factory=now_ms)
+    id: str = field(default_factory=new_record_id)
+
+    def to_row(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "namespace": self.namespace,
+            "script": self.script,
+            "version": self.version,
+            "trigger": self.trigger,
+            "started_at": self.started_at,
+            "outcome": self.outcome,
+            "status": self.status,
+            "cpu_ms": self.cpu_ms,
+            "wall_ms": self.wall_ms,
+            "logs": orjson.dumps(self.logs).decode(),
+            "error": orjson.dumps(self.error).decode() if self.error is not None else None,
+        }
+
+
+class RecordStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._queue: asyncio.Queue[InvocationRecord] = asyncio.Queue(MAX_QUEUE)
+        self._task: asyncio.Task[None] | None = None
+        self._batch: list[InvocationRecord] = []  # taken from the queue, not yet written
+        self.dropped = 0
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="record-writer")
+
+    def submit(self, record: InvocationRecord) -> None:
+        try:
+            self._queue.put_nowait(record)
+        except asyncio.QueueFull:
+            self.dropped += 1
+            log.error("invocation record queue full: dropped record %s", record.id)
+
+    async def _run(self) -> None:
+        while True:
+            self._batch = [await self._queue.get()]
+            await asyncio.sleep(FLUSH_SECONDS)
+            while len(self._batch) < BATCH_SIZE and not self._queue.empty():
+                self._batch.append(self._queue.get_nowait())
+            await self._write(self._batch)
+            self._batch = []
+
+    async def _write(self, batch: list[InvocationRecord]) -> None:
+        try:
+            async with self._db.transaction() as conn:
+                await conn.execute(insert(invocations), [record.to_row() for record in batch])
+        except Exception:  # noqa: BLE001 - a failed batch must not stop the writer
+            log.exception("could not store %d invocation records", len(batch))
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        remaining, self._batch = self._batch, []
+        while not self._queue.empty():
+            remaining.append(self._queue.get_nowait())
+        for start in range(0, len(remaining), BATCH_SIZE):
+            await self._write(remaining[start : start + BATCH_SIZE])
+
+    async def get(self, record_id: str) -> dict[str, Any] | None:
+        async with self._db.connect() as conn:
+            row = (await conn.execute(select(invocations).where(invocations.c.id == record_id))).first()
+        if row is None:
+            return None
+        return record_view(row)
+
+
+def record_view(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "namespace": row.namespace,
+        "script": row.script,
+        "version": row.version,
+        "trigger": row.trigger,
+        "started_at": to_iso(row.started_at),
+        "outcome": row.outcome,
+        "status": row.status,
+        "cpu_ms": row.cpu_ms,
+        "wall_ms": row.wall_ms,
+        "logs": orjson.loads(row.logs),
+        "error": orjson.loads(row.error) if row.error else None,
+    }

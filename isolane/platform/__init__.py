@@ -1,0 +1,1 @@
+"""The domain: namespaces, tokens, scripts and their versions."""

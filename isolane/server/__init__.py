@@ -1,0 +1,1 @@
+"""HTTP: the app factory, authorization, and the routes."""

@@ -1,0 +1,90 @@
+"""The app factory: wires the store, the supervisor and the routes together."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI
+
+from isolane import __version__
+from isolane.config import Settings
+from isolane.observability.records import RecordStore
+from isolane.platform.namespaces import DEFAULT_NAMESPACE, NamespaceService
+from isolane.platform.runner import Runner
+from isolane.platform.seed import SeedService
+from isolane.platform.tokens import TokenService
+from isolane.sandbox.supervisor import Supervisor
+from isolane.server.access import authorize
+from isolane.server.errors import install_error_handlers
+from isolane.server.responses import JSONResponse
+from isolane.server.routes import health, invocations, namespaces, seed, system, tokens
+from isolane.server.services import Services
+from isolane.store.blobs import FileBlobStore
+from isolane.store.database import Database
+
+log = logging.getLogger("isolane")
+
+
+async def start_services(settings: Settings) -> Services:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.resolved_database_url)
+    await db.migrate()
+    blobs = FileBlobStore(settings.data_dir)
+    token_service = TokenService(db, settings.token_cache_seconds)
+    namespace_service = NamespaceService(db)
+    await namespace_service.ensure(DEFAULT_NAMESPACE)
+    generated = await token_service.bootstrap_admin(settings.admin_token)
+    if generated:
+        # Shown once: only its hash is stored.
+        print(f"\nIsolane admin token (shown once, store it now):\n\n    {generated}\n", file=sys.stderr, flush=True)
+    records = RecordStore(db)
+    records.start()
+    supervisor = Supervisor(
+        executors=settings.executors,
+        cache_size=settings.isolate_cache_size,
+        spares=settings.spare_isolates,
+    )
+    await supervisor.start()
+    return Services(
+        settings=settings,
+        db=db,
+        blobs=blobs,
+        tokens=token_service,
+        namespaces=namespace_service,
+        seeds=SeedService(db, blobs),
+        records=records,
+        supervisor=supervisor,
+        runner=Runner(supervisor, records),
+    )
+
+
+async def stop_services(services: Services) -> None:
+    await services.supervisor.stop()
+    await services.records.stop()
+    await services.db.close()
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.services = await start_services(settings)
+        try:
+            yield
+        finally:
+            await stop_services(app.state.services)
+
+    app = FastAPI(
+        title="Isolane",
+        version=__version__,
+        description="Self-hosted functions for platforms: tenant JavaScript in supervised V8 isolates.",
+        lifespan=lifespan,
+        dependencies=[Depends(authorize)],
+        default_response_class=JSONResponse,
+    )
+    install_error_handlers(app)
+    for module in (health, tokens, namespaces, seed, invocations, system):
+        app.include_router(module.router)
+    return app

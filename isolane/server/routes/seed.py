@@ -1,0 +1,79 @@
+"""The seed contract: `POST /upload` stores JavaScript, `POST /execute` runs it by id."""
+
+from __future__ import annotations
+
+import orjson
+from fastapi import APIRouter, Request
+
+from isolane.errors import BadRequest, NotFound
+from isolane.platform.namespaces import DEFAULT_NAMESPACE
+from isolane.platform.seed import ID_LENGTH, SEED_KIND, decode_source
+from isolane.sandbox.supervisor import ScriptRef
+from isolane.server.access import Access, access
+from isolane.server.bodies import read_limited
+from isolane.server.responses import JSONResponse
+
+router = APIRouter(tags=["seed"])
+
+MAX_EXECUTE_BODY = 64 * 1024
+HEX = frozenset("0123456789abcdef")
+
+
+@router.post("/upload", status_code=201, **access(Access.SEED))
+async def upload(request: Request) -> JSONResponse:
+    """Store the body (JavaScript source) and return its content-derived id."""
+    services = request.app.state.services
+    body = await read_limited(request, services.settings.max_script_bytes, "script", code="script_too_large")
+    source = decode_source(body)
+    check = await services.supervisor.check(source)
+    if not check.ok:
+        where = f" (line {check.line}, column {check.column})" if check.line else ""
+        raise BadRequest(f"{check.message}{where}", code="syntax_error", line=check.line, column=check.column)
+    script = await services.seeds.store(body)
+    return JSONResponse({"id": script.id}, status_code=201)
+
+
+def _requested_id(body: bytes) -> str:
+    text = body.decode("utf-8", errors="replace").strip()
+    if not text:
+        raise BadRequest("send the script id as the body, or as JSON {\"id\": ...}", code="missing_id")
+    if text.startswith("{"):
+        try:
+            data = orjson.loads(text)
+        except orjson.JSONDecodeError as exc:
+            raise BadRequest(f"the body is not valid JSON: {exc}", code="invalid_json") from exc
+        value = data.get("id") if isinstance(data, dict) else None
+        if not isinstance(value, str) or not value.strip():
+            raise BadRequest("the JSON body needs a string field \"id\"", code="missing_id")
+        text = value.strip()
+    return text
+
+
+@router.post("/execute", **access(Access.SEED))
+async def execute(request: Request) -> JSONResponse:
+    """Run a stored script once and return its completion value, logs and outcome."""
+    services = request.app.state.services
+    script_id = _requested_id(await read_limited(request, MAX_EXECUTE_BODY, "body"))
+    if len(script_id) != ID_LENGTH or not set(script_id) <= HEX:
+        raise NotFound(f"no script with id {script_id[:80]!r}", code="script_not_found")
+    script = await services.seeds.find(script_id)
+
+    async def load_code() -> str:
+        return await services.seeds.source(script)
+
+    ref = ScriptRef(DEFAULT_NAMESPACE, script.id, script.id, SEED_KIND)
+    result, record = await services.runner.run(ref, services.settings.limits, "execute", load_code)
+    return JSONResponse(
+        {
+            "id": script.id,
+            "path": services.seeds.location(script),
+            "result": result.result,
+            "logs": result.logs,
+            "outcome": result.outcome.value,
+            "error": result.error,
+            "cpu_ms": result.cpu_ms,
+            "wall_ms": result.wall_ms,
+            "invocation_id": record.id,
+        },
+        headers={"x-isolane-invocation": record.id},
+    )

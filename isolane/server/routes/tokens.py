@@ -1,0 +1,50 @@
+"""`/v1/tokens`: admins manage every token; a namespace token manages its namespace's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from isolane.errors import Forbidden, NotFound
+from isolane.platform.tokens import NAMESPACE_SCOPE_PREFIX, parse_scope
+from isolane.server.access import Access, access, principal_of
+from isolane.server.responses import JSONResponse
+
+router = APIRouter(prefix="/v1/tokens", tags=["tokens"])
+
+
+class TokenCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    scope: str = Field(min_length=1, max_length=100, description="'admin' or 'namespace:{ns}'")
+    read_only: bool = False
+
+
+@router.post("", status_code=201, **access(Access.TOKEN))
+async def create_token(body: TokenCreate, request: Request) -> JSONResponse:
+    principal = principal_of(request)
+    scope = parse_scope(body.scope)
+    if not principal.is_admin and scope != NAMESPACE_SCOPE_PREFIX + (principal.namespace or ""):
+        raise Forbidden("a namespace token can only create tokens for its own namespace", code="scope_not_allowed")
+    view, secret = await request.app.state.services.tokens.create(body.name, scope, body.read_only)
+    return JSONResponse({**view, "token": secret}, status_code=201)
+
+
+@router.get("", **access(Access.TOKEN))
+async def list_tokens(request: Request) -> JSONResponse:
+    principal = principal_of(request)
+    items = await request.app.state.services.tokens.list(None if principal.is_admin else principal.namespace)
+    return JSONResponse({"items": items, "cursor": None})
+
+
+@router.delete("/{token_id}", **access(Access.TOKEN))
+async def delete_token(token_id: str, request: Request) -> JSONResponse:
+    principal = principal_of(request)
+    tokens = request.app.state.services.tokens
+    token: dict[str, Any] | None = await tokens.get(token_id)
+    if token is None or not (principal.is_admin or token["scope"] == NAMESPACE_SCOPE_PREFIX + (principal.namespace or "")):
+        raise NotFound(f"token {token_id[:80]!r} not found", code="token_not_found")
+    await tokens.delete(token_id)
+    return JSONResponse({"id": token_id, "deleted": True})

@@ -1,0 +1,28 @@
+"""Everything a request handler may use, built once per server."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from isolane.config import Settings
+from isolane.observability.records import RecordStore
+from isolane.platform.namespaces import NamespaceService
+from isolane.platform.runner import Runner
+from isolane.platform.seed import SeedService
+from isolane.platform.tokens import TokenService
+from isolane.sandbox.supervisor import Supervisor
+from isolane.store.blobs import BlobStore
+from isolane.store.database import Database
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    blobs: BlobStore
+    tokens: TokenService
+    namespaces: NamespaceService
+    seeds: SeedService
+    records: RecordStore
+    supervisor: Supervisor
+    runner: Runner

@@ -1,0 +1,1 @@
+"""Persistence: metadata through SQLAlchemy Core (SQLite or PostgreSQL), code blobs."""

@@ -1,0 +1,94 @@
+"""The metadata database: an async SQLAlchemy engine, migrated to head on start.
+
+SQLite (the embedded default) runs in WAL mode with a busy timeout so several server
+processes can share one file; PostgreSQL is a change of URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+class Database:
+    def __init__(self, url: str) -> None:
+        self.url = make_url(url)
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        self.engine: AsyncEngine = create_async_engine(self.url, pool_pre_ping=not self.is_sqlite)
+        if self.is_sqlite:
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+
+    async def migrate(self) -> None:
+        """Bring the schema to the newest revision (serialized across processes)."""
+        await asyncio.to_thread(self._migrate_sync)
+
+    def _migrate_sync(self) -> None:
+        sync_url = self.url.set(drivername=self.url.get_backend_name())
+        engine = create_engine(sync_url)
+        if self.is_sqlite:
+            event.listen(engine, "connect", _sqlite_pragmas)
+        try:
+            with _migration_lock(self), engine.begin() as connection:
+                _run_alembic(connection)
+        finally:
+            engine.dispose()
+
+    @asynccontextmanager
+    async def connect(self) -> AsyncIterator[AsyncConnection]:
+        async with self.engine.connect() as connection:
+            yield connection
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        async with self.engine.begin() as connection:
+            yield connection
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def _run_alembic(connection: Connection) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(resources.files("isolane.store") / "migrations"))
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
+class _migration_lock:  # noqa: N801 - used as a context manager
+    """Only one process migrates a SQLite database at a time: a file lock beside it."""
+
+    def __init__(self, database: Database) -> None:
+        self._path: Path | None = None
+        if database.is_sqlite and database.url.database:
+            self._path = Path(database.url.database).with_suffix(".migrate.lock")
+        self._file = None
+
+    def __enter__(self) -> None:
+        if self._path is not None:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(self._path, "a")  # noqa: SIM115
+            fcntl.flock(self._file, fcntl.LOCK_EX)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._file is not None:
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+            self._file.close()

@@ -1,0 +1,74 @@
+"""The metadata schema. Times are integer epoch milliseconds (exact, portable, sortable).
+
+Alembic migrations under `migrations/` create and evolve these tables; keep both in step.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Boolean, Column, Float, ForeignKeyConstraint, Index, Integer, MetaData, String, Table, Text
+
+metadata = MetaData()
+
+namespaces = Table(
+    "namespaces",
+    metadata,
+    Column("name", String(63), primary_key=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("settings", Text, nullable=False, server_default="{}"),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("scope", String(100), nullable=False),  # "admin" or "namespace:{ns}"
+    Column("read_only", Boolean, nullable=False, default=False),
+    Column("secret_hash", String(64), nullable=False, unique=True),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+scripts = Table(
+    "scripts",
+    metadata,
+    Column("namespace", String(63), primary_key=True),
+    Column("name", String(63), primary_key=True),
+    Column("kind", String(20), nullable=False),
+    Column("current_version", String(64), nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    ForeignKeyConstraint(["namespace"], ["namespaces.name"], ondelete="CASCADE"),
+)
+
+versions = Table(
+    "versions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("namespace", String(63), nullable=False),
+    Column("script", String(63), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("blob", String(64), nullable=False),  # sha256 of the code, the blob store's key
+    Column("size", Integer, nullable=False),
+    Column("metadata", Text, nullable=False, server_default="{}"),
+    Column("created_at", BigInteger, nullable=False),
+    ForeignKeyConstraint(["namespace", "script"], ["scripts.namespace", "scripts.name"], ondelete="CASCADE"),
+    Index("ix_versions_script", "namespace", "script", "created_at"),
+)
+
+invocations = Table(
+    "invocations",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("namespace", String(63), nullable=False),
+    Column("script", String(63), nullable=False),
+    Column("version", String(64), nullable=False),
+    Column("trigger", String(20), nullable=False),
+    Column("started_at", BigInteger, nullable=False),
+    Column("outcome", String(20), nullable=False),
+    Column("status", Integer, nullable=True),
+    Column("cpu_ms", Float, nullable=False),
+    Column("wall_ms", Float, nullable=False),
+    Column("logs", Text, nullable=False, server_default="[]"),
+    Column("error", Text, nullable=True),
+    Index("ix_invocations_script", "namespace", "script", "started_at"),
+)
