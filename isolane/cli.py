@@ -44,7 +44,7 @@ def serve(
     ] = Path(".isolane"),
     database_url: Annotated[
         str | None,
-        typer.Option(envvar="ISOLANE_DATABASE_URL", help="SQLAlchemy URL of the metadata database [default: SQLite in the data dir]."),
+        typer.Option(envvar="ISOLANE_DATABASE_URL", help="SQLAlchemy URL of the metadata database.", show_default="SQLite in the data dir"),
     ] = None,
     max_script_bytes: Annotated[
         int, typer.Option(envvar="ISOLANE_MAX_SCRIPT_BYTES", min=1, help="Largest script accepted, in bytes (413 above).")
@@ -61,6 +61,14 @@ def serve(
     spare_isolates: Annotated[
         int, typer.Option(envvar="ISOLANE_SPARE_ISOLATES", min=0, help="Blank isolates kept ready per executor for cold starts.")
     ] = 2,
+    executor_memory_mb: Annotated[
+        int,
+        typer.Option(
+            envvar="ISOLANE_EXECUTOR_MEMORY_MB",
+            min=64,
+            help="Resident memory ceiling per executor process, MB; past it the allocating invocation ends exceededMemory.",
+        ),
+    ] = 2048,
     insecure_no_auth: Annotated[
         bool,
         typer.Option(envvar="ISOLANE_INSECURE_NO_AUTH", help="Accept requests without tokens (local experiments; loopback only)."),
@@ -88,6 +96,7 @@ def serve(
         executors=executors or default_executor_count(),
         isolate_cache_size=isolate_cache_size,
         spare_isolates=spare_isolates,
+        executor_memory_mb=executor_memory_mb,
         admin_token=os.environ.get("ISOLANE_ADMIN_TOKEN") or None,
         insecure_no_auth=insecure_no_auth,
     )

@@ -21,6 +21,7 @@ class Settings:
     executors: int = 2
     isolate_cache_size: int = 256
     spare_isolates: int = 2
+    executor_memory_mb: int = 2048
     admin_token: str | None = None
     insecure_no_auth: bool = False
     token_cache_seconds: float = 2.0

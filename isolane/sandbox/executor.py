@@ -26,7 +26,7 @@ from isolane.sandbox.engine import Isolate, OutOfMemory, ScriptError, Terminated
 from isolane.sandbox.isolates import Closer, IsolateCache, IsolateFactory
 from isolane.sandbox.limits import Limits
 from isolane.sandbox.outcomes import Outcome
-from isolane.sandbox.watchdog import Watchdog
+from isolane.sandbox.watchdog import Watchdog, rss_bytes
 
 log = logging.getLogger("isolane.executor")
 
@@ -82,6 +82,9 @@ class Invocation:
         self._rung = True
         self._wake.set()
 
+    def cpu_ns(self) -> int:
+        return self.isolate.cpu_ns()
+
     def cpu_ms(self) -> float:
         return max(self.isolate.cpu_ns() - self.cpu_start, 0) / 1e6
 
@@ -92,6 +95,7 @@ class Invocation:
         """Run the script to completion; returns the runtime's final state."""
         try:
             state = await self._step("__isolane.run()")
+            settled_in_step = True
             while not state.get("done"):
                 self._arm_timer(state.get("next"))
                 if not (self._rung or self._timer_due):
@@ -102,13 +106,28 @@ class Invocation:
                 if self._timer_due:
                     self._timer_due = False
                     state = await self._step("__isolane.fire()")
+                    settled_in_step = True
                 elif self._rung:
                     self._rung = False
                     state = await self._step("__isolane.poll()")
+                    settled_in_step = False
+            if settled_in_step:
+                # Microtasks queued by that step run after it returns: the invocation is
+                # over only once they have drained, which this no-op evaluation waits for.
+                await self._barrier()
             return state
         finally:
             if self._timer is not None:
                 self._timer.cancel()
+
+    async def _barrier(self) -> None:
+        if self.verdict is not None:
+            raise Aborted()
+        self._step_future = self.isolate.eval("0")
+        try:
+            await self._step_future
+        finally:
+            self._step_future = None
 
     async def _step(self, code: str) -> dict[str, Any]:
         if self.verdict is not None:
@@ -181,14 +200,14 @@ def parse_syntax_error(message: str) -> tuple[str, int | None, int | None]:
 
 
 class Executor:
-    def __init__(self, writer: asyncio.StreamWriter, cache_size: int, spares: int) -> None:
+    def __init__(self, writer: asyncio.StreamWriter, cache_size: int, spares: int, memory_limit_mb: int) -> None:
         self._loop = asyncio.get_running_loop()
         self._writer = writer
         self._closer = Closer()
         self._factory = IsolateFactory(self._loop, spares)
         self._cache = IsolateCache(cache_size, self._closer)
         self._codes = CodeCache(CODE_CACHE_ENTRIES)
-        self._watchdog = Watchdog(self._loop, self._closer, self._fatal)
+        self._watchdog = Watchdog(self._loop, self._closer, self._fatal, memory_limit_mb * 1024 * 1024)
         self._running: set[Invocation] = set()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -315,7 +334,7 @@ class Executor:
                 "spare_isolates": self._factory.spare_count,
                 "running": len(self._running),
                 "evictions": self._cache.evictions,
-                "rss_bytes": _rss_bytes(),
+                "rss_bytes": rss_bytes(),
             }
         )
 
@@ -380,11 +399,6 @@ def _limit_error(outcome: Outcome, limits: Limits) -> dict[str, Any] | None:
     return {"name": "Error", "message": template.format(**limits.to_wire()), "stack": None}
 
 
-def _rss_bytes() -> int:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
 def _die_with_parent() -> None:
     """Ask the kernel to kill us if the server dies (PR_SET_PDEATHSIG)."""
     try:
@@ -402,7 +416,7 @@ async def _serve(args: argparse.Namespace, out_fd: int) -> None:
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin.buffer)
     transport, proto = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, os.fdopen(out_fd, "wb"))
     writer = asyncio.StreamWriter(transport, proto, None, loop)
-    executor = Executor(writer, cache_size=args.cache_size, spares=args.spares)
+    executor = Executor(writer, cache_size=args.cache_size, spares=args.spares, memory_limit_mb=args.memory_limit_mb)
     try:
         while (message := await protocol.read_message(reader)) is not None:
             executor.dispatch(message)
@@ -414,6 +428,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Isolane executor (started by the server)")
     parser.add_argument("--cache-size", type=int, default=256)
     parser.add_argument("--spares", type=int, default=2)
+    parser.add_argument("--memory-limit-mb", type=int, default=2048)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="executor %(process)d %(levelname)s %(message)s")
     _die_with_parent()

@@ -108,8 +108,9 @@ def executor_environment() -> dict[str, str]:
 class ExecutorProcess:
     """One executor process and the requests in flight on it."""
 
-    def __init__(self, index: int, cache_size: int, spares: int) -> None:
+    def __init__(self, index: int, cache_size: int, spares: int, memory_limit_mb: int) -> None:
         self.index = index
+        self._memory_limit_mb = memory_limit_mb
         self._cache_size = cache_size
         self._spares = spares
         self._ids = itertools.count(1)
@@ -149,6 +150,8 @@ class ExecutorProcess:
             str(self._cache_size),
             "--spares",
             str(self._spares),
+            "--memory-limit-mb",
+            str(self._memory_limit_mb),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             env=executor_environment(),
@@ -222,8 +225,9 @@ class ExecutorProcess:
 
 
 class Supervisor:
-    def __init__(self, *, executors: int, cache_size: int, spares: int) -> None:
+    def __init__(self, *, executors: int, cache_size: int, spares: int, executor_memory_mb: int = 2048) -> None:
         self._count = max(executors, 1)
+        self._executor_memory_mb = executor_memory_mb
         self._cache_size = cache_size
         self._spares = spares
         self._executors: list[ExecutorProcess] = []
@@ -233,7 +237,7 @@ class Supervisor:
 
     async def start(self) -> None:
         for index in range(self._count):
-            executor = ExecutorProcess(index, self._cache_size, self._spares)
+            executor = ExecutorProcess(index, self._cache_size, self._spares, self._executor_memory_mb)
             await executor.start()
             self._executors.append(executor)
             self._watchers.append(asyncio.create_task(self._keep_alive(index), name=f"executor-{index}-keeper"))
@@ -259,7 +263,7 @@ class Supervisor:
             log.warning("executor %s exited (code %s); starting a replacement", executor.pid, code)
             await executor.stop(timeout=0.5)
             self.restarts += 1
-            replacement = ExecutorProcess(index, self._cache_size, self._spares)
+            replacement = ExecutorProcess(index, self._cache_size, self._spares, self._executor_memory_mb)
             try:
                 await replacement.start()
             except OSError:

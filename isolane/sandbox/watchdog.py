@@ -2,13 +2,16 @@
 
 A thread samples every running invocation: the CPU time of its isolate's thread (which
 covers microtasks and timer callbacks, ENGINE.md trap 1), V8's hard-heap-limit flag and the
-wall clock. It only decides; the event loop ends the invocation and the `Closer` stops the
+wall clock. V8's heap limit does not see ArrayBuffer backing stores, so the process's
+resident memory is watched too: past `rss_limit_bytes`, the invocation that used the most
+CPU since the last sample (the one allocating) is ended with exceededMemory. It only decides; the event loop ends the invocation and the `Closer` stops the
 isolate. If a close itself stalls, the executor is beyond repair and `on_fatal` is called.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -28,6 +31,8 @@ class Watched(Protocol):
 
     def over_limit(self, now: float) -> Outcome | None: ...
 
+    def cpu_ns(self) -> int: ...
+
     def abort(self, outcome: Outcome) -> None: ...
 
 
@@ -37,7 +42,10 @@ class Watchdog:
         loop: asyncio.AbstractEventLoop,
         closer: Closer,
         on_fatal: Callable[[str], None],
+        rss_limit_bytes: int,
     ) -> None:
+        self._rss_limit = rss_limit_bytes
+        self._last_cpu: dict[int, int] = {}
         self._loop = loop
         self._closer = closer
         self._on_fatal = on_fatal
@@ -69,11 +77,42 @@ class Watchdog:
                     continue
                 verdict = run.over_limit(now)
                 if verdict is not None:
-                    run.verdict = verdict
-                    with self._lock:
-                        self._watched.pop(id(run), None)
-                    self._loop.call_soon_threadsafe(run.abort, verdict)
+                    self._end(run, verdict)
+            if runs and rss_bytes() > self._rss_limit:
+                self._end_heaviest(runs)
             stalled = self._closer.stalled_for()
             if stalled > CLOSE_STALL_SECONDS:
                 self._on_fatal(f"closing a runaway isolate has stalled for {stalled:.1f} s")
                 return
+
+    def _end(self, run: Watched, verdict: Outcome) -> None:
+        run.verdict = verdict
+        with self._lock:
+            self._watched.pop(id(run), None)
+        self._last_cpu.pop(id(run), None)
+        self._loop.call_soon_threadsafe(run.abort, verdict)
+
+    def _end_heaviest(self, runs: list[Watched]) -> None:
+        heaviest, most = None, -1
+        for run in runs:
+            if run.verdict is not None:
+                continue
+            cpu = run.cpu_ns()
+            used = cpu - self._last_cpu.get(id(run), 0)
+            self._last_cpu[id(run)] = cpu
+            if used > most:
+                heaviest, most = run, used
+        if heaviest is not None:
+            self._end(heaviest, Outcome.EXCEEDED_MEMORY)
+        if len(self._last_cpu) > 4 * len(runs) + 64:
+            live = {id(run) for run in runs}
+            self._last_cpu = {k: v for k, v in self._last_cpu.items() if k in live}
+
+
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+
+
+def rss_bytes() -> int:
+    """Resident memory of this process."""
+    with open("/proc/self/statm", "rb") as statm:
+        return int(statm.read().split()[1]) * _PAGE_SIZE

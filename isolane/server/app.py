@@ -46,6 +46,7 @@ async def start_services(settings: Settings) -> Services:
         executors=settings.executors,
         cache_size=settings.isolate_cache_size,
         spares=settings.spare_isolates,
+        executor_memory_mb=settings.executor_memory_mb,
     )
     await supervisor.start()
     return Services(

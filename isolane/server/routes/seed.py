@@ -33,18 +33,19 @@ async def upload(request: Request) -> JSONResponse:
     return JSONResponse({"id": script.id}, status_code=201)
 
 
-def _requested_id(body: bytes) -> str:
+def _requested_id(body: bytes, content_type: str) -> str:
+    """The id from a text/plain body, or from JSON `{"id": ...}`."""
     text = body.decode("utf-8", errors="replace").strip()
     if not text:
-        raise BadRequest("send the script id as the body, or as JSON {\"id\": ...}", code="missing_id")
-    if text.startswith("{"):
+        raise BadRequest('send the script id as the body, or as JSON {"id": ...}', code="missing_id")
+    if content_type.startswith("application/json") or text[0] in '{["':
         try:
             data = orjson.loads(text)
         except orjson.JSONDecodeError as exc:
             raise BadRequest(f"the body is not valid JSON: {exc}", code="invalid_json") from exc
         value = data.get("id") if isinstance(data, dict) else None
         if not isinstance(value, str) or not value.strip():
-            raise BadRequest("the JSON body needs a string field \"id\"", code="missing_id")
+            raise BadRequest('the JSON body needs a string field "id"', code="missing_id")
         text = value.strip()
     return text
 
@@ -53,7 +54,8 @@ def _requested_id(body: bytes) -> str:
 async def execute(request: Request) -> JSONResponse:
     """Run a stored script once and return its completion value, logs and outcome."""
     services = request.app.state.services
-    script_id = _requested_id(await read_limited(request, MAX_EXECUTE_BODY, "body"))
+    body = await read_limited(request, MAX_EXECUTE_BODY, "body")
+    script_id = _requested_id(body, request.headers.get("content-type", ""))
     if len(script_id) != ID_LENGTH or not set(script_id) <= HEX:
         raise NotFound(f"no script with id {script_id[:80]!r}", code="script_not_found")
     script = await services.seeds.find(script_id)
