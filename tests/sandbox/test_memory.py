@@ -7,7 +7,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.conftest import Server, execute, run_js, upload
+from isolane.testing import Server
+from tests.conftest import ADMIN_TOKEN, execute, run_js, upload
 
 BOMBS = {
     "arrays": "const keep = []; while (true) keep.push(new Array(1e6).fill(0))",
@@ -18,10 +19,8 @@ BOMBS = {
 
 @pytest.fixture(scope="module")
 def roomy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    instance = Server(
-        tmp_path_factory.mktemp("memory") / "data",
-        "--cpu-ms", "5000", "--wall-ms", "10000", "--memory-mb", "32", "--executor-memory-mb", "1024",
-    ).start()
+    args = ("--cpu-ms", "5000", "--wall-ms", "10000", "--memory-mb", "32", "--executor-memory-mb", "1024")
+    instance = Server(tmp_path_factory.mktemp("memory") / "data", *args, admin_token=ADMIN_TOKEN).start()
     yield instance
     instance.stop()
 
