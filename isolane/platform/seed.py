@@ -20,6 +20,7 @@ from isolane.store.schema import scripts, versions
 
 SEED_KIND = "classic"
 ID_LENGTH = 32
+KNOWN_SCRIPTS_CACHED = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +49,8 @@ class SeedService:
     def __init__(self, db: Database, blobs: BlobStore) -> None:
         self._db = db
         self._blobs = blobs
+        # id -> script: ids are content hashes, so an entry can never go stale.
+        self._known: dict[str, SeedScript] = {}
 
     async def store(self, body: bytes) -> SeedScript:
         """Keep `body` (already checked) and return its id; storing it twice is harmless."""
@@ -85,6 +88,9 @@ class SeedService:
         return SeedScript(script_id, blob)
 
     async def find(self, script_id: str) -> SeedScript:
+        known = self._known.get(script_id)
+        if known is not None:
+            return known
         async with self._db.connect() as conn:
             row = (
                 await conn.execute(
@@ -97,7 +103,10 @@ class SeedService:
             ).first()
         if row is None:
             raise NotFound(f"no script with id {script_id[:80]!r}", code="script_not_found")
-        return SeedScript(row.id, row.blob)
+        if len(self._known) >= KNOWN_SCRIPTS_CACHED:
+            self._known.clear()
+        script = self._known[script_id] = SeedScript(row.id, row.blob)
+        return script
 
     async def source(self, script: SeedScript) -> str:
         return (await self._blobs.get(script.blob)).decode("utf-8")
