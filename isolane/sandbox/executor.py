@@ -384,18 +384,17 @@ def _engine_error(exc: Exception) -> dict[str, Any]:
 
 
 _LIMIT_MESSAGES = {
-    Outcome.EXCEEDED_CPU: ("Worker exceeded CPU time limit of {cpu_ms} ms.", "cpu_ms"),
-    Outcome.EXCEEDED_MEMORY: ("Worker exceeded memory limit of {memory_mb} MB.", "memory_mb"),
-    Outcome.EXCEEDED_WALL_TIME: ("Worker exceeded wall-clock time limit of {wall_ms} ms.", "wall_ms"),
-    Outcome.CANCELED: ("The invocation was canceled by the platform.", None),
+    Outcome.EXCEEDED_CPU: "Worker exceeded CPU time limit of {cpu_ms} ms.",
+    Outcome.EXCEEDED_MEMORY: "Worker exceeded memory limit of {memory_mb} MB.",
+    Outcome.EXCEEDED_WALL_TIME: "Worker exceeded wall-clock time limit of {wall_ms} ms.",
+    Outcome.CANCELED: "The invocation was canceled by the platform.",
 }
 
 
 def _limit_error(outcome: Outcome, limits: Limits) -> dict[str, Any] | None:
-    entry = _LIMIT_MESSAGES.get(outcome)
-    if entry is None:
+    template = _LIMIT_MESSAGES.get(outcome)
+    if template is None:
         return None
-    template, _ = entry
     return {"name": "Error", "message": template.format(**limits.to_wire()), "stack": None}
 
 

@@ -158,24 +158,6 @@ class IsolateCache:
             self.evictions += 1
             self._closer.close(victim)
 
-    def has(self, key: Hashable) -> bool:
-        return key in self._idle
-
-    def idle_entries(self) -> list[tuple[Hashable, Isolate, int]]:
-        return [(key, isolate, cpu) for key, stack in self._idle.items() for isolate, cpu in stack]
-
-    def discard(self, key: Hashable, isolate: Isolate) -> None:
-        stack = self._idle.get(key)
-        if not stack:
-            return
-        for i, (candidate, _) in enumerate(stack):
-            if candidate is isolate:
-                del stack[i]
-                self._count -= 1
-                if not stack:
-                    del self._idle[key]
-                return
-
     def drain(self) -> list[Isolate]:
         isolates = [isolate for stack in self._idle.values() for isolate, _ in stack]
         self._idle.clear()

@@ -13,6 +13,3 @@ class Outcome(StrEnum):
     EXCEEDED_WALL_TIME = "exceededWallTime"
     CANCELED = "canceled"  # ended by the platform, e.g. its executor was replaced
 
-    @property
-    def exceeded_limit(self) -> bool:
-        return self in (Outcome.EXCEEDED_CPU, Outcome.EXCEEDED_MEMORY, Outcome.EXCEEDED_WALL_TIME)
