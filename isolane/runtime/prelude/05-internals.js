@@ -1,0 +1,28 @@
+// Internals shared by the runtime's files (they all share one private scope): how a Web API
+// becomes a global, and the byte/string conversions every body-carrying API needs.
+
+// Web APIs are writable, configurable, non-enumerable properties of the global object.
+function exposeGlobal(name, value) {
+  Object.defineProperty(globalThis, name, { value, writable: true, configurable: true, enumerable: false });
+}
+
+// Name a class's instances for Object.prototype.toString, as the Web IDL does.
+function setToStringTag(cls, tag) {
+  Object.defineProperty(cls.prototype, Symbol.toStringTag, { value: tag, configurable: true });
+}
+
+// Bytes cross the host boundary as latin-1 strings, one char per byte (ENGINE.md trap 10).
+function bytesToLatin1(bytes) {
+  let out = "";
+  const CHUNK = 0x8000;
+  for (let i = 0; i < bytes.length; i += CHUNK) {
+    out += String.fromCharCode.apply(null, bytes.subarray(i, i + CHUNK));
+  }
+  return out;
+}
+
+function latin1ToBytes(text) {
+  const bytes = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+  return bytes;
+}
