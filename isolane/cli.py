@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from isolane import __version__
-from isolane.config import DEFAULT_MAX_SCRIPT_BYTES, Settings
+from isolane.config import DEFAULT_DISPATCH_DOMAIN, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_SCRIPT_BYTES, Settings
 from isolane.sandbox.limits import Limits
 from isolane.sandbox.supervisor import default_executor_count
 
@@ -69,6 +69,16 @@ def serve(
             help="Resident memory ceiling per executor process, MB; past it the allocating invocation ends exceededMemory.",
         ),
     ] = 2048,
+    dispatch_domain: Annotated[
+        str,
+        typer.Option(
+            envvar="ISOLANE_DISPATCH_DOMAIN",
+            help="Scripts answer on Host {name}.{namespace}.{domain}; the URL they see uses it too.",
+        ),
+    ] = DEFAULT_DISPATCH_DOMAIN,
+    max_request_bytes: Annotated[
+        int, typer.Option(envvar="ISOLANE_MAX_REQUEST_BYTES", min=0, help="Largest request body passed to a script, in bytes (413 above).")
+    ] = DEFAULT_MAX_REQUEST_BYTES,
     insecure_no_auth: Annotated[
         bool,
         typer.Option(envvar="ISOLANE_INSECURE_NO_AUTH", help="Accept requests without tokens (local experiments; loopback only)."),
@@ -97,6 +107,8 @@ def serve(
         isolate_cache_size=isolate_cache_size,
         spare_isolates=spare_isolates,
         executor_memory_mb=executor_memory_mb,
+        dispatch_domain=dispatch_domain.strip(".").lower(),
+        max_request_bytes=max_request_bytes,
         admin_token=os.environ.get("ISOLANE_ADMIN_TOKEN") or None,
         insecure_no_auth=insecure_no_auth,
     )

@@ -8,6 +8,9 @@ from pathlib import Path
 from isolane.sandbox.limits import Limits
 
 DEFAULT_MAX_SCRIPT_BYTES = 10 * 1024 * 1024
+DEFAULT_MAX_REQUEST_BYTES = 32 * 1024 * 1024
+# `*.localhost` resolves to the loopback address in curl and browsers: handy for trying it.
+DEFAULT_DISPATCH_DOMAIN = "localhost"
 
 
 @dataclass(frozen=True)
@@ -22,6 +25,8 @@ class Settings:
     isolate_cache_size: int = 256
     spare_isolates: int = 2
     executor_memory_mb: int = 2048
+    dispatch_domain: str = DEFAULT_DISPATCH_DOMAIN
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     admin_token: str | None = None
     insecure_no_auth: bool = False
     token_cache_seconds: float = 2.0

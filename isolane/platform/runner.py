@@ -3,11 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from isolane.clock import now_ms
-from isolane.observability.records import InvocationRecord, RecordStore
+from isolane.linker import SourceMap
+from isolane.observability.records import InvocationRecord, RecordStore, new_record_id
+from isolane.platform.stacks import map_error
 from isolane.sandbox.limits import Limits
-from isolane.sandbox.supervisor import ExecutionResult, ScriptRef, Supervisor
+from isolane.sandbox.outcomes import Outcome
+from isolane.sandbox.supervisor import ExecutionResult, ScriptCode, ScriptRef, Supervisor
+
+# The HTTP status of an invocation that the platform turned into an error.
+ERROR_STATUS = {
+    Outcome.EXCEPTION: 500,
+    Outcome.EXCEEDED_CPU: 503,
+    Outcome.EXCEEDED_MEMORY: 503,
+    Outcome.EXCEEDED_WALL_TIME: 504,
+    Outcome.CANCELED: 503,
+}
+
+
+def script_file_name(ref: ScriptRef) -> str:
+    """The name the runtime gives the script in stack traces."""
+    return f"{ref.script}.js"
 
 
 class Runner:
@@ -20,10 +38,29 @@ class Runner:
         ref: ScriptRef,
         limits: Limits,
         trigger: str,
-        load_code: Callable[[], Awaitable[str]],
+        load_code: Callable[[], Awaitable[ScriptCode]],
+        *,
+        call: dict[str, Any] | None = None,
+        on_response: Callable[[dict[str, Any]], None] | None = None,
+        source_map: SourceMap | None = None,
+        record_id: str | None = None,
     ) -> tuple[ExecutionResult, InvocationRecord]:
+        """Run `call` on `ref` and record it. A fetch response reaches `on_response` first."""
         started = now_ms()
-        result = await self._supervisor.invoke(ref, limits, load_code)
+        status: int | None = None
+
+        def responded(response: dict[str, Any]) -> None:
+            nonlocal status
+            status = int(response.get("status") or 200)
+            if on_response is not None:
+                on_response(response)
+
+        result = await self._supervisor.invoke(
+            ref, limits, load_code, call, responded if call is not None and call.get("op") == "fetch" else None
+        )
+        result.error = map_error(result.error, script_file_name(ref), source_map)
+        if status is None and result.outcome is not Outcome.OK and call is not None and call.get("op") == "fetch":
+            status = ERROR_STATUS.get(result.outcome, 500)
         record = InvocationRecord(
             namespace=ref.namespace,
             script=ref.script,
@@ -34,7 +71,9 @@ class Runner:
             wall_ms=result.wall_ms,
             logs=result.logs,
             error=result.error,
+            status=status,
             started_at=started,
+            id=record_id or new_record_id(),
         )
         self._records.submit(record)
         return result, record

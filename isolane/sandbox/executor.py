@@ -17,6 +17,7 @@ import signal
 import sys
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -91,12 +92,17 @@ class Invocation:
     def wall_ms(self) -> float:
         return (time.monotonic() - self.started) * 1000
 
-    async def drive(self) -> dict[str, Any]:
-        """Run the script to completion; returns the runtime's final state."""
+    async def drive(self, first_step: str, on_response: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        """Run the invocation to completion; returns the runtime's final state. A fetch
+        handler's response is handed to `on_response` as soon as the runtime reports it."""
         try:
-            state = await self._step("__isolane.run()")
+            state = await self._step(first_step)
             settled_in_step = True
-            while not state.get("done"):
+            while True:
+                if "response" in state:
+                    on_response(state.pop("response"))
+                if state.get("done"):
+                    break
                 self._arm_timer(state.get("next"))
                 if not (self._rung or self._timer_due):
                     await self._wake.wait()
@@ -165,15 +171,15 @@ class CodeCache:
 
     def __init__(self, capacity: int) -> None:
         self._capacity = capacity
-        self._entries: OrderedDict[tuple[str, ...], str] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, ...], tuple[str, Any]] = OrderedDict()
 
-    def get(self, key: tuple[str, ...]) -> str | None:
+    def get(self, key: tuple[str, ...]) -> tuple[str, Any] | None:
         code = self._entries.get(key)
         if code is not None:
             self._entries.move_to_end(key)
         return code
 
-    def put(self, key: tuple[str, ...], code: str) -> None:
+    def put(self, key: tuple[str, ...], code: tuple[str, Any]) -> None:
         self._entries[key] = code
         self._entries.move_to_end(key)
         while len(self._entries) > self._capacity:
@@ -182,6 +188,21 @@ class CodeCache:
 
 def _js_string(text: str) -> str:
     return orjson.dumps(text).decode("utf-8")
+
+
+def _first_step(call: dict[str, Any]) -> str:
+    """The host step that starts an invocation: seed run, handler inspection, or a fetch."""
+    op = call["op"]
+    if op == "run":
+        return "__isolane.run()"
+    if op == "inspect":
+        return "__isolane.inspect()"
+    if op == "fetch":
+        headers = [[str(name), str(value)] for name, value in call["headers"]]
+        body = call.get("body")
+        args = [str(call["method"]), str(call["url"]), headers, None if body is None else str(body)]
+        return f"__isolane.fetch({orjson.dumps(args).decode('utf-8')[1:-1]})"
+    raise ValueError(f"unknown call {op!r}")
 
 
 def parse_syntax_error(message: str) -> tuple[str, int | None, int | None]:
@@ -236,17 +257,23 @@ class Executor:
         isolate = self._take_warm(key)
         cold = isolate is None
         if isolate is None:
-            code = message.get("code") or self._codes.get(key)
+            code = (message["code"], message.get("env")) if message.get("code") else self._codes.get(key)
             if code is None:
                 self._send({"id": request_id, "need_code": True})
                 return
             self._codes.put(key, code)
             try:
-                isolate = await self._load(key, message.get("kind", "classic"), message.get("name", "worker.js"), code)
+                isolate = await self._load(message.get("kind", "classic"), message.get("name", "worker.js"), *code)
             except ScriptError as exc:
                 self._send(_reply(request_id, Outcome.EXCEPTION, error=_engine_error(exc), cold=True))
                 return
 
+        try:
+            first_step = _first_step(message.get("call") or {"op": "run"})
+        except (KeyError, TypeError, ValueError) as exc:
+            self._cache.put(key, isolate)
+            self._send({"id": request_id, "error": f"bad call: {exc}"})
+            return
         run = Invocation(isolate, limits)
         isolate.bind(self._loop, run.ring)
         isolate.set_heap_limit(limits.memory_mb * 1024 * 1024)
@@ -255,7 +282,7 @@ class Executor:
         healthy = False
         state: dict[str, Any] = {}
         try:
-            state = await run.drive()
+            state = await run.drive(first_step, lambda response: self._send({"id": request_id, "event": "response", "response": response}))
             outcome = Outcome.OK if state.get("error") is None else Outcome.EXCEPTION
             healthy = True
         except (Aborted, Terminated):
@@ -296,12 +323,13 @@ class Executor:
             self._closer.close(isolate)
         return None
 
-    async def _load(self, key: tuple[str, ...], kind: str, name: str, code: str) -> Isolate:
+    async def _load(self, kind: str, name: str, code: str, env: Any) -> Isolate:
         isolate = await self._factory.get()
         isolate.bind(self._loop, _ignore)
+        args = orjson.dumps([kind, name, code, env]).decode("utf-8")[1:-1]
         try:
             await asyncio.wait_for(
-                isolate.eval(f"__isolane.load({_js_string(kind)}, {_js_string(name)}, {_js_string(code)})"),
+                isolate.eval(f"__isolane.load({args})"),
                 CHECK_TIMEOUT_SECONDS,
             )
         except BaseException:

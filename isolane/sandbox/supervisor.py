@@ -51,6 +51,14 @@ class ScriptRef:
         return (self.namespace, self.script, self.version)
 
 
+@dataclass(frozen=True, slots=True)
+class ScriptCode:
+    """What an executor needs to load a version: its code and its environment (bindings)."""
+
+    code: str
+    env: dict[str, Any] | None = None
+
+
 @dataclass(slots=True)
 class ExecutionResult:
     outcome: Outcome
@@ -116,6 +124,7 @@ class ExecutorProcess:
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._blame: dict[int, Outcome] = {}
+        self._listeners: dict[int, Callable[[dict[str, Any]], None]] = {}
         self._warm: OrderedDict[tuple[str, str, str], None] = OrderedDict()
         self.process: asyncio.subprocess.Process | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -165,6 +174,11 @@ class ExecutorProcess:
         assert self.process is not None and self.process.stdout is not None
         try:
             while (reply := await protocol.read_message(self.process.stdout)) is not None:
+                if "event" in reply:  # news about a request still in flight
+                    listener = self._listeners.get(reply.get("id"))
+                    if listener is not None:
+                        listener(reply)
+                    continue
                 future = self._pending.pop(reply.get("id"), None)
                 if future is not None and not future.done():
                     future.set_result(reply)
@@ -180,17 +194,26 @@ class ExecutorProcess:
             self._pending.clear()
             self.exited.set()
 
-    async def request(self, message: dict[str, Any], deadline: float) -> dict[str, Any]:
-        """Send `message` and await its reply; past `deadline` seconds, kill the executor."""
+    async def request(
+        self,
+        message: dict[str, Any],
+        deadline: float,
+        on_event: Callable[[dict[str, Any]], None] | None = None,
+    ) -> dict[str, Any]:
+        """Send `message` and await its reply; past `deadline` seconds, kill the executor.
+        Events the executor sends about the request before replying go to `on_event`."""
         if self.exited.is_set() or self.process is None or self.process.stdin is None:
             raise ExecutorLost(Outcome.CANCELED)
         request_id = next(self._ids)
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = future
+        if on_event is not None:
+            self._listeners[request_id] = on_event
         try:
             self.process.stdin.write(protocol.encode({**message, "id": request_id}))
         except (ConnectionError, RuntimeError) as exc:
             self._pending.pop(request_id, None)
+            self._listeners.pop(request_id, None)
             raise ExecutorLost(Outcome.CANCELED) from exc
         try:
             return await asyncio.wait_for(asyncio.shield(future), deadline)
@@ -202,6 +225,7 @@ class ExecutorProcess:
         finally:
             self._pending.pop(request_id, None)
             self._blame.pop(request_id, None)
+            self._listeners.pop(request_id, None)
 
     def kill(self) -> None:
         if self.process is not None and self.process.returncode is None:
@@ -289,8 +313,12 @@ class Supervisor:
         self,
         ref: ScriptRef,
         limits: Limits,
-        load_code: Callable[[], Awaitable[str]],
+        load_code: Callable[[], Awaitable[ScriptCode]],
+        call: dict[str, Any] | None = None,
+        on_response: Callable[[dict[str, Any]], None] | None = None,
     ) -> ExecutionResult:
+        """Run `call` (default: a seed run) on `ref`. A fetch handler's response goes to
+        `on_response` as soon as it is ready, before the invocation ends (waitUntil)."""
         executor = self._choose(ref.key)
         message: dict[str, Any] = {
             "op": "invoke",
@@ -298,17 +326,28 @@ class Supervisor:
             "kind": ref.kind,
             "name": f"{ref.script}.js",
             "limits": limits.to_wire(),
+            "call": call or {"op": "run"},
         }
+        on_event = None
+        if on_response is not None:
+
+            def on_event(event: dict[str, Any]) -> None:
+                if event.get("event") == "response":
+                    on_response(event["response"])
+
         deadline = limits.wall_ms / 1000 + DEADLINE_GRACE_SECONDS
         try:
             if not executor.is_warm(ref.key):
-                message["code"] = await load_code()
-            reply = await executor.request(message, deadline)
+                _attach(message, await load_code())
+            reply = await executor.request(message, deadline, on_event)
             if reply.get("need_code"):
-                message["code"] = await load_code()
-                reply = await executor.request(message, deadline)
+                _attach(message, await load_code())
+                reply = await executor.request(message, deadline, on_event)
         except ExecutorLost as lost:
             return ExecutionResult(outcome=lost.outcome, error=_lost_error(lost.outcome, limits))
+        if "outcome" not in reply:
+            log.error("executor %s refused an invocation: %s", executor.pid, reply.get("error"))
+            return ExecutionResult(outcome=Outcome.CANCELED, error=dict(_CANCELED_ERROR))
         executor.mark_warm(ref.key)
         return ExecutionResult.from_reply(reply)
 
@@ -339,6 +378,12 @@ class Supervisor:
             return {**base, **reply, "alive": True}
 
         return list(await asyncio.gather(*(one(e) for e in list(self._executors))))
+
+
+def _attach(message: dict[str, Any], code: ScriptCode) -> None:
+    message["code"] = code.code
+    if code.env is not None:
+        message["env"] = code.env
 
 
 def _lost_error(outcome: Outcome, limits: Limits) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 from collections.abc import AsyncIterator
@@ -14,13 +15,16 @@ from isolane.config import Settings
 from isolane.observability.records import RecordStore
 from isolane.platform.namespaces import DEFAULT_NAMESPACE, NamespaceService
 from isolane.platform.runner import Runner
+from isolane.platform.scripts import ScriptService
 from isolane.platform.seed import SeedService
 from isolane.platform.tokens import TokenService
 from isolane.sandbox.supervisor import Supervisor
 from isolane.server.access import authorize
 from isolane.server.errors import install_error_handlers
 from isolane.server.responses import JSONResponse
-from isolane.server.routes import health, invocations, namespaces, seed, system, tokens
+from isolane.server.gateway import InvocationGateway
+from isolane.server.openapi import document_invocation
+from isolane.server.routes import health, invocations, namespaces, scripts, seed, system, tokens
 from isolane.server.services import Services
 from isolane.store.blobs import FileBlobStore
 from isolane.store.database import Database
@@ -59,10 +63,20 @@ async def start_services(settings: Settings) -> Services:
         records=records,
         supervisor=supervisor,
         runner=Runner(supervisor, records),
+        scripts=ScriptService(
+            db,
+            blobs,
+            supervisor,
+            namespace_service,
+            limits=settings.limits,
+            max_script_bytes=settings.max_script_bytes,
+        ),
     )
 
 
 async def stop_services(services: Services) -> None:
+    if services.background:  # let waitUntil work finish (each is bounded by its wall clock)
+        await asyncio.gather(*services.background, return_exceptions=True)
     await services.supervisor.stop()
     await services.records.stop()
     await services.db.close()
@@ -86,6 +100,8 @@ def create_app(settings: Settings) -> FastAPI:
         default_response_class=JSONResponse,
     )
     install_error_handlers(app)
-    for module in (health, tokens, namespaces, seed, invocations, system):
+    for module in (health, tokens, namespaces, scripts, seed, invocations, system):
         app.include_router(module.router)
+    app.add_middleware(InvocationGateway, services=lambda: app.state.services)
+    document_invocation(app)
     return app

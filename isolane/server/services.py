@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
 
 from isolane.config import Settings
 from isolane.observability.records import RecordStore
 from isolane.platform.namespaces import NamespaceService
 from isolane.platform.runner import Runner
+from isolane.platform.scripts import ScriptService
 from isolane.platform.seed import SeedService
 from isolane.platform.tokens import TokenService
 from isolane.sandbox.supervisor import Supervisor
@@ -26,3 +29,6 @@ class Services:
     records: RecordStore
     supervisor: Supervisor
     runner: Runner
+    scripts: ScriptService
+    # Invocations still running after their response was sent (ctx.waitUntil).
+    background: set[asyncio.Task[Any]] = field(default_factory=set)

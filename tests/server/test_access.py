@@ -24,9 +24,20 @@ EXPECTED = {
     ("POST", "/execute"): "seed",
     ("GET", "/v1/invocations/{invocation_id}"): "token",
     ("GET", "/v1/system/executors"): "admin",
+    ("PUT", "/v1/namespaces/{ns}/scripts/{name}"): "namespace",
+    ("GET", "/v1/namespaces/{ns}/scripts"): "namespace",
+    ("GET", "/v1/namespaces/{ns}/scripts/{name}"): "namespace",
+    ("GET", "/v1/namespaces/{ns}/scripts/{name}/content"): "namespace",
+    ("DELETE", "/v1/namespaces/{ns}/scripts/{name}"): "namespace",
+    **{
+        (method, path): "public"
+        for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+        for path in ("/v1/namespaces/{ns}/scripts/{name}/invoke", "/v1/namespaces/{ns}/scripts/{name}/invoke/{path}")
+    },
 }
 
-FILL = {"{ns}": "someone-else", "{token_id}": "nonexistent", "{invocation_id}": "0" * 32}
+PROBE_SCRIPT = "access-probe"
+FILL = {"{ns}": "someone-else", "{name}": PROBE_SCRIPT, "{path}": "some/path", "{token_id}": "nonexistent", "{invocation_id}": "0" * 32}
 
 
 def operations(server) -> list[tuple[str, str, str | None]]:
@@ -42,6 +53,19 @@ def concrete(path: str, ns: str = "someone-else") -> str:
     for placeholder, value in FILL.items():
         path = path.replace(placeholder, ns if placeholder == "{ns}" else value)
     return path
+
+
+@pytest.fixture(scope="module", autouse=True)
+def probe_script(server) -> None:
+    """A script the public invocation endpoints can reach without a token."""
+    with server.admin() as admin:
+        assert admin.put("/v1/namespaces/someone-else").status_code in (200, 201)
+        response = admin.put(
+            f"/v1/namespaces/someone-else/scripts/{PROBE_SCRIPT}",
+            content=b"export default { fetch: (request) => new Response(request.method) };",
+            headers={"content-type": "application/javascript+module"},
+        )
+        assert response.status_code in (200, 201), response.text
 
 
 @pytest.fixture(scope="module")

@@ -63,13 +63,27 @@ function settle(ok, value) {
   ringHost();
 }
 
+// A fetch handler's outcome: the response goes to the host as soon as it is ready; the
+// invocation itself may go on (ctx.waitUntil).
+function settleResponse(response) {
+  if (current === null || current.settled) return;
+  current.settled = true;
+  current.response = response;
+  ringHost();
+}
+
 function state() {
   if (current === null) return '{"done":false,"idle":true,"next":null}';
-  if (!current.settled) return `{"done":false,"next":${nextDeadline()}}`;
+  let response = "";
+  if (current.response !== null && !current.responseSent) {
+    current.responseSent = true;
+    response = `"response":${JSON.stringify(current.response)},`;
+  }
+  if (!current.settled || current.waiting > 0) return `{"done":false,${response}"next":${nextDeadline()}}`;
   const finished = current;
   current = null;
   clearTimers();
-  return `{"done":true,"result":${finished.result},"error":${JSON.stringify(finished.error)},"logs":${JSON.stringify(resetLogs())}}`;
+  return `{"done":true,${response}"result":${finished.result},"error":${JSON.stringify(finished.error)},"logs":${JSON.stringify(resetLogs())}}`;
 }
 
 function step(body) {
@@ -82,9 +96,35 @@ function step(body) {
   return state();
 }
 
+function begin() {
+  resetLogs();
+  clearTimers();
+  current = { settled: false, result: "null", error: null, response: null, responseSent: false, waiting: 0 };
+  return current;
+}
+
 function onUncaught(err) {
   if (current !== null && !current.settled) settle(false, err);
   else record("error", ["Uncaught", err]);
+}
+
+// The worker's global scope runs once per isolate, inside the first invocation's step.
+function worker() {
+  if (script.worker === null) {
+    try {
+      script.worker = startWorker(script.kind, script.source, Object.freeze(script.env));
+    } catch (err) {
+      script.worker = { failure: err };
+    }
+  }
+  if (script.worker.failure !== undefined) throw script.worker.failure;
+  return script.worker;
+}
+
+function requireHandler(name) {
+  const handler = worker().handlers.get(name);
+  if (handler === undefined) throw new TypeError(`The worker has no ${name} handler.`);
+  return handler;
 }
 
 const host = Object.freeze({
@@ -93,16 +133,15 @@ const host = Object.freeze({
     new Function(source);
     return "ok";
   },
-  load(kind, name, source) {
+  load(kind, name, source, env) {
     if (script !== null) throw new Error("this isolate already holds a script");
-    script = { kind, name, source: `${source}\n//# sourceURL=${name}` };
+    script = { kind, name, source: `${source}\n//# sourceURL=${name}`, env: env || {}, worker: null };
     return "ok";
   },
+  // Seed scripts: evaluate the script; its completion value is the result.
   run() {
     return step(() => {
-      resetLogs();
-      clearTimers();
-      current = { settled: false, result: "null", error: null };
+      begin();
       let value;
       try {
         value = indirectEval(script.source);
@@ -114,6 +153,32 @@ const host = Object.freeze({
         Promise.resolve(value).then((v) => settle(true, v), (e) => settle(false, e));
       } else {
         settle(true, value);
+      }
+    });
+  },
+  // Workers: start the worker and report its handlers (done at upload).
+  inspect() {
+    return step(() => {
+      begin();
+      try {
+        settle(true, { handlers: [...worker().handlers.keys()] });
+      } catch (err) {
+        settle(false, err);
+      }
+    });
+  },
+  // Workers: one HTTP request for the fetch handler. `body` is latin-1 bytes or null.
+  fetch(method, url, headers, body) {
+    return step(() => {
+      const invocation = begin();
+      try {
+        const handler = requireHandler("fetch");
+        const request = newIncomingRequest(method, url, headers, body === null ? null : latin1ToBytes(body));
+        Promise.resolve(handler(request, makeContext(invocation)))
+          .then(toHostResponse)
+          .then(settleResponse, (err) => settle(false, err));
+      } catch (err) {
+        settle(false, err);
       }
     });
   },

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from isolane.errors import BadRequest, NotFound
 from isolane.platform.namespaces import DEFAULT_NAMESPACE
 from isolane.platform.seed import ID_LENGTH, SEED_KIND, decode_source
-from isolane.sandbox.supervisor import ScriptRef
+from isolane.sandbox.supervisor import ScriptCode, ScriptRef
 from isolane.server.access import Access, access
 from isolane.server.bodies import read_limited
 from isolane.server.responses import JSONResponse
@@ -60,8 +60,8 @@ async def execute(request: Request) -> JSONResponse:
         raise NotFound(f"no script with id {script_id[:80]!r}", code="script_not_found")
     script = await services.seeds.find(script_id)
 
-    async def load_code() -> str:
-        return await services.seeds.source(script)
+    async def load_code() -> ScriptCode:
+        return ScriptCode(await services.seeds.source(script))
 
     ref = ScriptRef(DEFAULT_NAMESPACE, script.id, script.id, SEED_KIND)
     result, record = await services.runner.run(ref, services.settings.limits, "execute", load_code)

@@ -1,0 +1,393 @@
+"""Workers scripts: upload (link, probe, store immutably, deploy), read, list, delete, and
+the deployed version an invocation runs.
+
+A version's id is derived from everything that makes it (code, modules, metadata), so the
+same upload twice is the same version, and caches keyed by version never go stale.
+Which version is deployed lives in the store; each server caches that answer for a
+second, so other instances see a change within that time (this one at once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from isolane.clock import now_ms, to_iso
+from isolane.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
+from isolane.linker import SourceMap, link
+from isolane.platform.names import validate_name
+from isolane.platform.namespaces import NamespaceService
+from isolane.platform.runner import script_file_name
+from isolane.platform.stacks import map_error
+from isolane.platform.uploads import Upload, WorkerFormat
+from isolane.sandbox.limits import Limits
+from isolane.sandbox.outcomes import Outcome
+from isolane.sandbox.supervisor import ScriptCode, ScriptRef, Supervisor
+from isolane.store.blobs import BlobStore, digest_of
+from isolane.store.database import Database
+from isolane.store.schema import scripts, versions
+
+WORKER_KINDS = (WorkerFormat.MODULE.value, WorkerFormat.SERVICE_WORKER.value)
+DEPLOYMENT_CACHE_SECONDS = 1.0
+SOURCE_MAPS_CACHED = 256
+DEFAULT_PAGE = 100
+MAX_PAGE = 1000
+_MULTIPART_TYPES = {
+    "esm": "application/javascript+module",
+    "typescript": "application/typescript",
+    "text": "text/plain",
+    "data": "application/octet-stream",
+    "json": "application/json",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    """The deployed version of a script: what an invocation needs, cacheable by version."""
+
+    namespace: str
+    script: str
+    version: str
+    kind: str
+    handlers: tuple[str, ...]
+    limits: Limits
+    code_blob: str
+    source_map_blob: str | None
+    env: dict[str, Any]
+
+    @property
+    def ref(self) -> ScriptRef:
+        return ScriptRef(self.namespace, self.script, self.version, self.kind)
+
+
+def script_not_found(namespace: str, name: str) -> NotFound:
+    return NotFound(f"script {name[:80]!r} not found in namespace {namespace[:80]!r}", code="script_not_found")
+
+
+def _env(bindings: list[dict[str, Any]]) -> dict[str, Any]:
+    env: dict[str, Any] = {}
+    for binding in bindings:
+        env[binding["name"]] = binding["text"] if binding["type"] == "plain_text" else binding["json"]
+    return env
+
+
+def _limits(base: Limits, requested: dict[str, int]) -> Limits:
+    """The script's own limits, which may only tighten the server's."""
+    values = base.to_wire()
+    for name, amount in requested.items():
+        if name in values:
+            if amount > values[name]:
+                raise BadRequest(
+                    f"limit {name}={amount} exceeds this server's maximum of {values[name]}",
+                    code="limit_exceeds_maximum",
+                    limit=name,
+                    maximum=values[name],
+                )
+            values[name] = amount
+    return Limits.from_wire(values)
+
+
+class ScriptService:
+    def __init__(
+        self,
+        db: Database,
+        blobs: BlobStore,
+        supervisor: Supervisor,
+        namespaces: NamespaceService,
+        *,
+        limits: Limits,
+        max_script_bytes: int,
+    ) -> None:
+        self._db = db
+        self._blobs = blobs
+        self._supervisor = supervisor
+        self._namespaces = namespaces
+        self._limits = limits
+        self._max_script_bytes = max_script_bytes
+        self._deployments: dict[tuple[str, str], tuple[float, Deployment | None]] = {}
+        self._source_maps: OrderedDict[str, SourceMap] = OrderedDict()
+
+    # ---- upload
+
+    async def upload(self, namespace: str, name: str, upload: Upload) -> tuple[dict[str, Any], bool]:
+        """Link, probe, store and deploy `upload`; returns (script info, created)."""
+        validate_name(name, "script")
+        if not await self._namespaces.exists(namespace):
+            raise NotFound(f"namespace {namespace!r} not found", code="namespace_not_found")
+        if upload.size > self._max_script_bytes:
+            raise PayloadTooLarge(
+                f"the script is over the limit of {self._max_script_bytes} bytes",
+                code="script_too_large",
+                limit=self._max_script_bytes,
+            )
+        limits = _limits(self._limits, upload.metadata.limits)
+        source_map: bytes | None = None
+        if upload.format is WorkerFormat.MODULE:
+            linked = await link(upload.modules, upload.main)
+            code, source_map = linked.code, linked.source_map
+        else:
+            code = upload.modules[0].text()
+            await self._check_syntax(code, upload.main)
+
+        module_blobs = [await self._blobs.put(module.content) for module in upload.modules]
+        code_blob = await self._blobs.put(code.encode("utf-8"))
+        map_blob = await self._blobs.put(source_map) if source_map is not None else None
+        described = {
+            "format": upload.format.value,
+            "main_module": upload.main,
+            "modules": [
+                {"name": m.name, "type": m.type.value, "blob": blob, "size": len(m.content)}
+                for m, blob in zip(upload.modules, module_blobs, strict=True)
+            ],
+            "layout": upload.layout,
+            "content_type": upload.content_type,
+            **upload.metadata.to_json(),
+        }
+        version_id = digest_of(orjson.dumps({"ns": namespace, "script": name, "code": code_blob, **described}, option=orjson.OPT_SORT_KEYS))[:32]
+
+        env = _env(upload.metadata.bindings)
+        deployment = Deployment(namespace, name, version_id, upload.format.value, (), limits, code_blob, map_blob, env)
+        handlers, startup_ms = await self._probe(deployment, code, upload.main)
+        metadata = {**described, "code_blob": code_blob, "source_map_blob": map_blob, "handlers": handlers, "startup_time_ms": startup_ms}
+        created, created_at = await self._deploy(namespace, name, version_id, upload, metadata)
+        self._deployments.pop((namespace, name), None)
+        return {
+            "namespace": namespace,
+            "name": name,
+            "version_id": version_id,
+            "handlers": handlers,
+            "created_at": to_iso(created_at),
+            "startup_time_ms": startup_ms,
+        }, created
+
+    async def _check_syntax(self, code: str, module: str) -> None:
+        check = await self._supervisor.check(code)
+        if not check.ok:
+            where = f"{module}:{check.line}:{check.column}: " if check.line else f"{module}: "
+            raise BadRequest(f"{where}{check.message}", code="syntax_error", module=module, line=check.line, column=check.column)
+
+    async def _probe(self, deployment: Deployment, code: str, main: str) -> tuple[list[str], int]:
+        """Run the worker's global scope once, under its limits, and ask for its handlers."""
+
+        async def load_code() -> ScriptCode:
+            return ScriptCode(code, deployment.env)
+
+        result = await self._supervisor.invoke(deployment.ref, deployment.limits, load_code, {"op": "inspect"})
+        if result.outcome is Outcome.OK and isinstance(result.result, dict):
+            return [str(h) for h in result.result.get("handlers", [])], round(result.cpu_ms)
+        if result.outcome is Outcome.EXCEPTION:
+            source_map = SourceMap.parse(await self._blobs.get(deployment.source_map_blob)) if deployment.source_map_blob else None
+            error = map_error(result.error, script_file_name(deployment.ref), source_map) or {}
+            raise BadRequest(
+                f"the script failed at startup: {error.get('name', 'Error')}: {error.get('message', '')}",
+                code="script_startup_failed",
+                error=error,
+            )
+        raise BadRequest(
+            f"the script's global scope did not finish within its limits ({result.outcome.value})",
+            code="script_startup_exceeded_limits",
+            outcome=result.outcome.value,
+        )
+
+    async def _deploy(self, namespace: str, name: str, version_id: str, upload: Upload, metadata: dict[str, Any]) -> tuple[bool, int]:
+        now = now_ms()
+        for attempt in range(2):  # a concurrent first upload of the same script may race us
+            try:
+                async with self._db.transaction() as conn:
+                    row = (await conn.execute(select(scripts.c.kind).where(scripts.c.namespace == namespace, scripts.c.name == name))).first()
+                    if row is not None and row.kind not in WORKER_KINDS:
+                        raise Conflict(f"the name {name!r} is taken by a seed upload", code="script_name_taken")
+                    if row is None:
+                        await conn.execute(
+                            insert(scripts).values(
+                                namespace=namespace, name=name, kind=upload.format.value, current_version=version_id, created_at=now, updated_at=now
+                            )
+                        )
+                    version = (await conn.execute(select(versions.c.created_at).where(versions.c.id == version_id))).first()
+                    if version is None:
+                        await conn.execute(
+                            insert(versions).values(
+                                id=version_id,
+                                namespace=namespace,
+                                script=name,
+                                kind=upload.format.value,
+                                blob=metadata["code_blob"],
+                                size=upload.size,
+                                metadata=orjson.dumps(metadata).decode(),
+                                created_at=now,
+                            )
+                        )
+                    if row is not None:
+                        await conn.execute(
+                            update(scripts)
+                            .where(scripts.c.namespace == namespace, scripts.c.name == name)
+                            .values(kind=upload.format.value, current_version=version_id, updated_at=now)
+                        )
+                return row is None, now if version is None else version.created_at
+            except IntegrityError:
+                if attempt:
+                    raise
+                await asyncio.sleep(0.01 + secrets.randbelow(20) / 1000)
+        raise AssertionError("unreachable")
+
+    # ---- reading
+
+    def _query(self):  # noqa: ANN202 - a SQLAlchemy select
+        return select(
+            scripts.c.namespace,
+            scripts.c.name,
+            scripts.c.kind,
+            scripts.c.current_version,
+            scripts.c.created_at,
+            scripts.c.updated_at,
+            versions.c.metadata,
+            versions.c.size,
+        ).join(versions, versions.c.id == scripts.c.current_version)
+
+    @staticmethod
+    def _summary(row: Any) -> dict[str, Any]:
+        meta = orjson.loads(row.metadata)
+        return {
+            "namespace": row.namespace,
+            "name": row.name,
+            "version_id": row.current_version,
+            "format": row.kind,
+            "handlers": meta.get("handlers", []),
+            "tags": meta.get("tags", []),
+            "size": row.size,
+            "created_at": to_iso(row.created_at),
+            "modified_at": to_iso(row.updated_at),
+        }
+
+    async def _row(self, namespace: str, name: str) -> Any:
+        async with self._db.connect() as conn:
+            row = (
+                await conn.execute(
+                    self._query().where(scripts.c.namespace == namespace, scripts.c.name == name, scripts.c.kind.in_(WORKER_KINDS))
+                )
+            ).first()
+        if row is None:
+            raise script_not_found(namespace, name)
+        return row
+
+    async def list(self, namespace: str, limit: int | None = None, cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+        page = min(max(limit or DEFAULT_PAGE, 1), MAX_PAGE)
+        query = self._query().where(scripts.c.namespace == namespace, scripts.c.kind.in_(WORKER_KINDS))
+        if cursor:
+            query = query.where(scripts.c.name > cursor)
+        async with self._db.connect() as conn:
+            rows = list(await conn.execute(query.order_by(scripts.c.name).limit(page + 1)))
+        items = [self._summary(row) for row in rows[:page]]
+        return items, items[-1]["name"] if len(rows) > page else None
+
+    async def get(self, namespace: str, name: str) -> dict[str, Any]:
+        row = await self._row(namespace, name)
+        meta = orjson.loads(row.metadata)
+        return {
+            **self._summary(row),
+            "main_module": meta.get("main_module"),
+            "modules": [{"name": m["name"], "type": m["type"], "size": m["size"]} for m in meta.get("modules", [])],
+            "bindings": [{"name": b["name"], "type": b["type"]} for b in meta.get("bindings", [])],
+            "limits": meta.get("limits", {}),
+            "compatibility_date": meta.get("compatibility_date"),
+            "compatibility_flags": meta.get("compatibility_flags", []),
+            "startup_time_ms": meta.get("startup_time_ms"),
+        }
+
+    async def content(self, namespace: str, name: str) -> tuple[bytes, str]:
+        """The source as uploaded: the body of a raw upload, or the modules as multipart."""
+        meta = orjson.loads((await self._row(namespace, name)).metadata)
+        modules = meta.get("modules", [])
+        if meta.get("layout") == "raw" and len(modules) == 1:
+            return await self._blobs.get(modules[0]["blob"]), meta.get("content_type") or "application/javascript"
+        boundary = f"isolane-{secrets.token_hex(12)}"
+        chunks: list[bytes] = []
+        described = {"main_module": meta["main_module"]} if meta.get("format") == "module" else {"body_part": meta["main_module"]}
+        parts = [("metadata", "application/json", orjson.dumps(described))]
+        for module in modules:
+            parts.append((module["name"], _MULTIPART_TYPES.get(module["type"], "application/octet-stream"), await self._blobs.get(module["blob"])))
+        for part_name, content_type, content in parts:
+            filename = f'; filename="{part_name}"' if part_name != "metadata" else ""
+            chunks.append(
+                f'--{boundary}\r\nContent-Disposition: form-data; name="{part_name}"{filename}\r\nContent-Type: {content_type}\r\n\r\n'.encode()
+                + content
+                + b"\r\n"
+            )
+        chunks.append(f"--{boundary}--\r\n".encode())
+        return b"".join(chunks), f"multipart/form-data; boundary={boundary}"
+
+    async def delete(self, namespace: str, name: str) -> None:
+        async with self._db.transaction() as conn:
+            result = await conn.execute(
+                delete(scripts).where(and_(scripts.c.namespace == namespace, scripts.c.name == name, scripts.c.kind.in_(WORKER_KINDS)))
+            )
+        self._deployments.pop((namespace, name), None)
+        if result.rowcount == 0:
+            raise script_not_found(namespace, name)
+
+    # ---- invocation
+
+    async def deployed(self, namespace: str, name: str) -> Deployment:
+        """The deployed version of `namespace/name` (cached for a second), or 404."""
+        key = (namespace, name)
+        cached = self._deployments.get(key)
+        now = time.monotonic()
+        if cached is not None and cached[0] > now:
+            if cached[1] is None:
+                raise script_not_found(namespace, name)
+            return cached[1]
+        deployment = await self._load_deployment(namespace, name)
+        if len(self._deployments) > 100_000:
+            self._deployments.clear()
+        self._deployments[key] = (now + DEPLOYMENT_CACHE_SECONDS, deployment)
+        if deployment is None:
+            raise script_not_found(namespace, name)
+        return deployment
+
+    async def _load_deployment(self, namespace: str, name: str) -> Deployment | None:
+        async with self._db.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(versions.c.id, versions.c.kind, versions.c.blob, versions.c.metadata)
+                    .join(scripts, versions.c.id == scripts.c.current_version)
+                    .where(scripts.c.namespace == namespace, scripts.c.name == name, scripts.c.kind.in_(WORKER_KINDS))
+                )
+            ).first()
+        if row is None:
+            return None
+        meta = orjson.loads(row.metadata)
+        return Deployment(
+            namespace, name, row.id, row.kind, tuple(meta.get("handlers", [])), self._bounded(meta), row.blob, meta.get("source_map_blob"), _env(meta.get("bindings", []))
+        )
+
+    def _bounded(self, meta: dict[str, Any]) -> Limits:
+        """Stored limits, re-bounded by this server's (its configuration may have changed)."""
+        values = self._limits.to_wire()
+        for name, amount in meta.get("limits", {}).items():
+            if name in values:
+                values[name] = min(int(amount), values[name])
+        return Limits.from_wire(values)
+
+    async def code(self, deployment: Deployment) -> ScriptCode:
+        return ScriptCode((await self._blobs.get(deployment.code_blob)).decode("utf-8"), deployment.env)
+
+    async def source_map(self, deployment: Deployment) -> SourceMap | None:
+        blob = deployment.source_map_blob
+        if blob is None:
+            return None
+        found = self._source_maps.get(blob)
+        if found is None:
+            found = SourceMap.parse(await self._blobs.get(blob))
+            self._source_maps[blob] = found
+            while len(self._source_maps) > SOURCE_MAPS_CACHED:
+                self._source_maps.popitem(last=False)
+        self._source_maps.move_to_end(blob)
+        return found

@@ -1,0 +1,167 @@
+// The Workers programming model: module workers (`export default { fetch(request, env, ctx) }`)
+// and service workers (`addEventListener("fetch", (event) => event.respondWith(...))`), the
+// `ctx` of an invocation, and the Response handed back to the host.
+
+const HANDLER_NAMES = ["fetch", "scheduled", "queue", "tail", "email", "trace", "alarm", "test"];
+const MAX_RESPONSE_BYTES = 32 * 1024 * 1024; // until responses stream to the host
+
+const serviceListeners = new Map(); // service-worker syntax: event type -> listeners
+let registering = false; // listeners register while the worker's global scope runs
+
+function addEventListenerGlobal(type, listener) {
+  if (!registering) {
+    throw new TypeError("addEventListener() may only be called while the worker's global scope runs.");
+  }
+  if (typeof listener !== "function" && !(listener && typeof listener.handleEvent === "function")) {
+    throw new TypeError("The listener provided to addEventListener() is not a function.");
+  }
+  type = String(type);
+  if (!serviceListeners.has(type)) serviceListeners.set(type, []);
+  serviceListeners.get(type).push(listener);
+}
+exposeGlobal("addEventListener", addEventListenerGlobal);
+
+function callListener(listener, event) {
+  return typeof listener === "function" ? listener.call(globalThis, event) : listener.handleEvent(event);
+}
+
+// Starts the worker: runs its global scope once per isolate and finds its handlers.
+// A failure is kept and thrown again to every invocation, as the script is unusable.
+function startWorker(kind, source, env) {
+  const handlers = new Map();
+  if (kind === "module") {
+    let namespace = null;
+    const factory = indirectEval(source);
+    factory((exported) => {
+      if (namespace === null) namespace = exported;
+    });
+    const main = namespace === null ? undefined : namespace.default;
+    if (main !== null && (typeof main === "object" || typeof main === "function")) {
+      for (const name of HANDLER_NAMES) {
+        const handler = main[name];
+        if (typeof handler === "function") {
+          handlers.set(name, (payload, ctx) => handler.call(main, payload, env, ctx));
+        }
+      }
+    }
+  } else {
+    registering = true;
+    try {
+      indirectEval(source);
+    } finally {
+      registering = false;
+    }
+    for (const [type, listeners] of serviceListeners) {
+      if (type === "fetch") handlers.set("fetch", (request, ctx) => dispatchFetchEvent(listeners, request, ctx));
+      else handlers.set(type, () => { throw new Error(`${type} events are not supported for service workers yet`); });
+    }
+  }
+  return { handlers };
+}
+
+// Service-worker syntax: every listener sees the event; the first respondWith() wins.
+function dispatchFetchEvent(listeners, request, ctx) {
+  let response = null;
+  let responded = false;
+  const event = {
+    type: "fetch",
+    request,
+    respondWith(value) {
+      if (responded) throw new DOMExceptionOrError("respondWith() was already called.", "InvalidStateError");
+      responded = true;
+      response = value;
+    },
+    waitUntil: (promise) => ctx.waitUntil(promise),
+    passThroughOnException: () => ctx.passThroughOnException(),
+  };
+  for (const listener of listeners) callListener(listener, event);
+  if (!responded) {
+    throw new Error("No response: the fetch event listener did not call event.respondWith().");
+  }
+  return response;
+}
+
+function DOMExceptionOrError(message, name) {
+  if (typeof DOMException === "function") return new DOMException(message, name);
+  const error = new Error(message);
+  error.name = name;
+  return error;
+}
+
+// The `ctx` of one invocation: waitUntil() keeps it open after the response is sent.
+function makeContext(invocation) {
+  return Object.freeze({
+    waitUntil(promise) {
+      invocation.waiting += 1;
+      Promise.resolve(promise)
+        .catch((err) => record("error", ["Uncaught (in promise)", err]))
+        .finally(() => {
+          invocation.waiting -= 1;
+          if (invocation.waiting === 0) ringHost();
+        });
+    },
+    // Accepted for compatibility: there is no origin to fall back to (see docs).
+    passThroughOnException() {},
+  });
+}
+
+function describeValue(value) {
+  if (value === null) return "null";
+  if (typeof value !== "object") return typeof value;
+  const name = value.constructor && value.constructor.name;
+  return name ? `an instance of ${name}` : "an object";
+}
+
+function concatChunks(chunks, total) {
+  const bytes = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return bytes;
+}
+
+async function readStreamBytes(stream) {
+  const reader = stream.getReader();
+  const chunks = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (!ArrayBuffer.isView(value) && !(value instanceof ArrayBuffer)) {
+      throw new TypeError(`A response body stream must produce Uint8Array chunks, got ${describeValue(value)}.`);
+    }
+    const chunk = value instanceof ArrayBuffer
+      ? new Uint8Array(value)
+      : new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+    total += chunk.length;
+    if (total > MAX_RESPONSE_BYTES) {
+      await reader.cancel();
+      throw new RangeError(`The response body is larger than ${MAX_RESPONSE_BYTES} bytes.`);
+    }
+    chunks.push(chunk);
+  }
+  return concatChunks(chunks, total);
+}
+
+// What the host sends: status, headers, and the body as text or as latin-1 bytes.
+async function toHostResponse(value) {
+  if (!(value instanceof Response)) {
+    throw new TypeError(`The fetch handler must return a Response, got ${describeValue(value)}.`);
+  }
+  const parts = responseBodySource(value);
+  let body = null;
+  if (parts.body !== null) {
+    if (typeof parts.body.text === "string") {
+      body = { text: parts.body.text };
+    } else {
+      const bytes = parts.body.bytes !== undefined ? parts.body.bytes : await readStreamBytes(parts.body.stream);
+      if (bytes.length > MAX_RESPONSE_BYTES) {
+        throw new RangeError(`The response body is larger than ${MAX_RESPONSE_BYTES} bytes.`);
+      }
+      body = { bytes: bytesToLatin1(bytes) };
+    }
+  }
+  return { status: parts.status, statusText: parts.statusText, headers: parts.headers, body };
+}

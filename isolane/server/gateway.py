@@ -1,0 +1,236 @@
+"""The invocation gateway: HTTP requests for a tenant's script, by path or by hostname.
+
+    /v1/namespaces/{ns}/scripts/{name}/invoke[/{path}]     (any method, no token)
+    Host: {name}.{ns}.{dispatch domain}                      (any path)
+
+It sits in front of the management API as plain ASGI, because this is the hot path: no
+routing tables, no dependency injection, one lookup of the deployed version (cached),
+one round trip to an executor. The script sees `http://{name}.{ns}.{domain}/{path}?{query}`.
+The response goes back as soon as the handler returns it; `ctx.waitUntil` work and the
+invocation record finish afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from isolane.errors import IsolaneError, NotFound, PayloadTooLarge
+from isolane.observability.records import new_record_id
+from isolane.platform.names import DNS_LABEL
+from isolane.platform.runner import ERROR_STATUS
+from isolane.platform.scripts import Deployment
+from isolane.sandbox.outcomes import Outcome
+
+log = logging.getLogger(__name__)
+
+Scope = dict[str, Any]
+Receive = Callable[[], Any]
+Send = Callable[[dict[str, Any]], Any]
+
+PATH_PREFIX = b"/v1/namespaces/"
+# Hop-by-hop headers and those the server computes itself are not the script's to set.
+_DROPPED_RESPONSE_HEADERS = frozenset(
+    {"connection", "keep-alive", "transfer-encoding", "content-length", "upgrade", "proxy-connection", "te", "trailer"}
+)
+_ERROR_CODES = {
+    Outcome.EXCEPTION: ("worker_exception", "The script threw an exception."),
+    Outcome.EXCEEDED_CPU: ("exceeded_cpu", "The script exceeded its CPU time limit."),
+    Outcome.EXCEEDED_MEMORY: ("exceeded_memory", "The script exceeded its memory limit."),
+    Outcome.EXCEEDED_WALL_TIME: ("exceeded_wall_time", "The script exceeded its wall-clock time limit."),
+    Outcome.CANCELED: ("canceled", "The invocation was canceled by the platform."),
+}
+
+
+class Target:
+    __slots__ = ("namespace", "script", "path")
+
+    def __init__(self, namespace: str, script: str, path: str) -> None:
+        self.namespace = namespace
+        self.script = script
+        self.path = path  # raw (still percent-encoded), starting with "/"
+
+
+def target_from_path(raw_path: bytes) -> Target | None:
+    """`/v1/namespaces/{ns}/scripts/{name}/invoke[/rest]`, else None."""
+    if not raw_path.startswith(PATH_PREFIX):
+        return None
+    parts = raw_path[len(PATH_PREFIX) :].split(b"/", 4)
+    if len(parts) < 4 or parts[1] != b"scripts" or parts[3] != b"invoke":
+        return None
+    rest = b"/" + parts[4] if len(parts) == 5 else b"/"
+    return Target(parts[0].decode("latin-1"), parts[2].decode("latin-1"), rest.decode("latin-1"))
+
+
+def target_from_host(host: str, domain: str, raw_path: bytes) -> Target | None:
+    """`{name}.{ns}.{domain}` (port ignored), else None."""
+    host = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    host = host.lower().rstrip(".")
+    suffix = "." + domain
+    if not domain or not host.endswith(suffix):
+        return None
+    labels = host[: -len(suffix)].split(".")
+    if len(labels) != 2 or not all(DNS_LABEL.fullmatch(label) for label in labels):
+        return None
+    return Target(labels[1], labels[0], raw_path.decode("latin-1") or "/")
+
+
+async def send_json(send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    payload = orjson.dumps(body)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
+
+
+async def read_body(receive: Receive, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"the request body is over the limit of {limit} bytes", code="request_too_large", limit=limit)
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+class InvocationGateway:
+    """ASGI middleware: invocations are served here, everything else goes on to `app`."""
+
+    def __init__(self, app: Any, services: Callable[[], Any]) -> None:
+        self.app = app
+        self._services = services
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        raw_path = scope.get("raw_path") or scope["path"].encode("latin-1")
+        raw_path = raw_path.split(b"?", 1)[0]
+        target = target_from_path(raw_path)
+        if target is None:
+            services = self._services()
+            host = _header(scope, b"host")
+            if host is not None:
+                target = target_from_host(host, services.settings.dispatch_domain, raw_path)
+        if target is None:
+            await self.app(scope, receive, send)
+            return
+        try:
+            await self._invoke(target, scope, receive, send)
+        except IsolaneError as exc:
+            await send_json(send, exc.status, exc.to_body())
+        except Exception:
+            log.exception("invocation of %s/%s failed", target.namespace, target.script)
+            await send_json(send, 500, {"error": {"code": "internal_error", "message": "internal server error"}})
+
+    async def _invoke(self, target: Target, scope: Scope, receive: Receive, send: Send) -> None:
+        services = self._services()
+        settings = services.settings
+        if not (DNS_LABEL.fullmatch(target.namespace) and DNS_LABEL.fullmatch(target.script)):
+            raise NotFound(f"script {target.script[:80]!r} not found in namespace {target.namespace[:80]!r}", code="script_not_found")
+        deployment = await services.scripts.deployed(target.namespace, target.script)
+        if "fetch" not in deployment.handlers:
+            raise NotFound(
+                f"script {target.script!r} has no fetch handler (its handlers: {', '.join(deployment.handlers) or 'none'})",
+                code="no_fetch_handler",
+            )
+        body = await read_body(receive, settings.max_request_bytes)
+        host = f"{target.script}.{target.namespace}.{settings.dispatch_domain}"
+        query = scope.get("query_string", b"")
+        url = f"http://{host}{target.path}" + (f"?{query.decode('latin-1')}" if query else "")
+        headers = [[name.decode("latin-1"), value.decode("latin-1")] for name, value in scope["headers"] if name != b"host"]
+        headers.append(["host", host])
+        call = {
+            "op": "fetch",
+            "method": scope["method"],
+            "url": url,
+            "headers": headers,
+            "body": body.decode("latin-1") if body else None,
+        }
+        await self._run(services, deployment, call, send)
+
+    async def _run(self, services: Any, deployment: Deployment, call: dict[str, Any], send: Send) -> None:
+        loop = asyncio.get_running_loop()
+        responded: asyncio.Future[dict[str, Any]] = loop.create_future()
+
+        def on_response(response: dict[str, Any]) -> None:
+            if not responded.done():
+                responded.set_result(response)
+
+        async def load_code() -> Any:
+            return await services.scripts.code(deployment)
+
+        record_id = new_record_id()
+        run = loop.create_task(
+            services.runner.run(
+                deployment.ref,
+                deployment.limits,
+                "fetch",
+                load_code,
+                call=call,
+                on_response=on_response,
+                source_map=await services.scripts.source_map(deployment),
+                record_id=record_id,
+            )
+        )
+        await asyncio.wait((run, responded), return_when=asyncio.FIRST_COMPLETED)
+        if responded.done():
+            if not run.done():  # waitUntil work goes on: keep the task alive until it ends
+                services.background.add(run)
+                run.add_done_callback(services.background.discard)
+            await _send_response(send, responded.result(), record_id)
+            return
+        result, _ = run.result()
+        outcome = result.outcome if result.outcome is not Outcome.OK else Outcome.EXCEPTION
+        code, message = _ERROR_CODES[outcome]
+        await send_json(
+            send,
+            ERROR_STATUS[outcome],
+            {"error": {"code": code, "message": message, "outcome": result.outcome.value, "invocation_id": record_id}},
+            [(b"x-isolane-invocation", record_id.encode()), (b"x-isolane-outcome", outcome.value.encode())],
+        )
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+async def _send_response(send: Send, response: dict[str, Any], record_id: str) -> None:
+    body_spec = response.get("body")
+    if body_spec is None:
+        body = b""
+    elif "text" in body_spec:
+        body = body_spec["text"].encode("utf-8")
+    else:
+        body = body_spec["bytes"].encode("latin-1")
+    headers = [
+        (str(name).lower().encode("latin-1"), str(value).encode("latin-1"))
+        for name, value in response.get("headers", [])
+        if str(name).lower() not in _DROPPED_RESPONSE_HEADERS
+    ]
+    headers.append((b"content-length", str(len(body)).encode()))
+    headers.append((b"x-isolane-invocation", record_id.encode()))
+    await send({"type": "http.response.start", "status": int(response.get("status", 200)), "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,77 @@
+"""`/v1/namespaces/{ns}/scripts`: upload (every upload is a new, deployed version), read,
+list and delete Workers scripts. Invocation is the gateway's (`server/gateway.py`)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, Request, Response
+
+from isolane.platform.uploads import Upload, essence, upload_from_parts, upload_from_raw
+from isolane.server.access import Access, access
+from isolane.server.bodies import read_limited
+from isolane.server.multipart import parse_multipart
+from isolane.server.responses import JSONResponse
+
+router = APIRouter(prefix="/v1/namespaces/{ns}/scripts", tags=["scripts"])
+
+# Room for multipart framing and metadata around the code itself.
+MULTIPART_OVERHEAD = 64 * 1024
+
+UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/javascript+module": {"schema": {"type": "string"}},
+            "application/typescript": {"schema": {"type": "string"}},
+            "application/javascript": {"schema": {"type": "string"}},
+            "multipart/form-data": {"schema": {"type": "object", "properties": {"metadata": {"type": "string"}}}},
+        },
+    }
+}
+
+
+async def _read_upload(request: Request) -> Upload:
+    services = request.app.state.services
+    limit = services.settings.max_script_bytes
+    content_type = request.headers.get("content-type")
+    if essence(content_type) == "multipart/form-data":
+        body = await read_limited(request, limit + MULTIPART_OVERHEAD, "script", code="script_too_large")
+        return upload_from_parts(parse_multipart(content_type or "", body))
+    body = await read_limited(request, limit, "script", code="script_too_large")
+    return upload_from_raw(content_type, body)
+
+
+@router.put("/{name}", openapi_extra={**access(Access.NAMESPACE)["openapi_extra"], **UPLOAD_BODY})
+async def put_script(ns: str, name: str, request: Request) -> JSONResponse:
+    """Upload a script: a new immutable version, deployed at once."""
+    upload = await _read_upload(request)
+    info, created = await request.app.state.services.scripts.upload(ns, name, upload)
+    return JSONResponse(info, status_code=201 if created else 200)
+
+
+@router.get("", **access(Access.NAMESPACE))
+async def list_scripts(
+    ns: str,
+    request: Request,
+    limit: int | None = Query(None, ge=1, le=1000),
+    cursor: str | None = Query(None, max_length=63),
+) -> JSONResponse:
+    items, next_cursor = await request.app.state.services.scripts.list(ns, limit, cursor)
+    return JSONResponse({"items": items, "cursor": next_cursor})
+
+
+@router.get("/{name}", **access(Access.NAMESPACE))
+async def get_script(ns: str, name: str, request: Request) -> JSONResponse:
+    return JSONResponse(await request.app.state.services.scripts.get(ns, name))
+
+
+@router.get("/{name}/content", **access(Access.NAMESPACE))
+async def get_script_content(ns: str, name: str, request: Request) -> Response:
+    """The deployed version's source as uploaded (raw, or multipart for several modules)."""
+    content, content_type = await request.app.state.services.scripts.content(ns, name)
+    return Response(content, media_type=content_type)
+
+
+@router.delete("/{name}", **access(Access.NAMESPACE))
+async def delete_script(ns: str, name: str, request: Request) -> JSONResponse:
+    await request.app.state.services.scripts.delete(ns, name)
+    return JSONResponse({"namespace": ns, "name": name, "deleted": True})
