@@ -59,3 +59,28 @@ def execute(client: httpx.Client, script_id: str) -> dict:
 
 def run_js(client: httpx.Client, code: str) -> dict:
     return execute(client, upload(client, code))
+
+
+MODULE = "application/javascript+module"
+
+
+def deploy(client: httpx.Client, name: str, code: str, content_type: str = MODULE, ns: str = "default") -> dict:
+    """Upload a one-module script (raw body) and return the upload's answer."""
+    response = client.put(f"/v1/namespaces/{ns}/scripts/{name}", content=code.encode(), headers={"content-type": content_type})
+    assert response.status_code in (200, 201), response.text
+    return response.json()
+
+
+def multipart_upload(modules: dict[str, tuple[str | bytes, str]], metadata: dict) -> dict:
+    """httpx `files=` for a Workers multipart upload: {name: (content, content type)}."""
+    import json
+
+    files = {"metadata": (None, json.dumps(metadata), "application/json")}
+    for name, (content, content_type) in modules.items():
+        files[name] = (name, content.encode() if isinstance(content, str) else content, content_type)
+    return files
+
+
+def invoke(server: Server, ns: str, name: str, path: str = "", method: str = "GET", **kwargs) -> httpx.Response:
+    """Call a script's fetch handler by path, without a token."""
+    return httpx.request(method, f"{server.url}/v1/namespaces/{ns}/scripts/{name}/invoke{path}", timeout=30, **kwargs)
