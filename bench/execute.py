@@ -11,30 +11,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
-import re
-import shutil
-import subprocess
-import statistics
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
+from common import executor_rss, report, run_wrk, wrk_percentile_ms, wrk_rate
 
 from isolane.testing import Server
 
 TOKEN = "isl_bench_token"
 HEADERS = {"Authorization": f"Bearer {TOKEN}"}
-
-
-def percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(int(q * len(ordered)), len(ordered) - 1)]
-
-
-def report(name: str, samples_s: list[float]) -> None:
-    ms = [s * 1000 for s in samples_s]
-    print(f"{name:<34} p50 {percentile(ms, 0.5):7.3f} ms   p99 {percentile(ms, 0.99):7.3f} ms   (n={len(ms)})")
 
 
 def upload(client: httpx.Client, code: str) -> str:
@@ -85,37 +72,9 @@ def throughput(url: str, script_id: str, seconds: float, processes: int, concurr
     return counter.value / seconds
 
 
-def run_wrk(url: str, script_id: str, seconds: float, connections: int) -> str | None:
-    """wrk's report (one thread, --latency), or None when wrk is not installed (apt install wrk)."""
-    wrk = shutil.which("wrk")
-    if wrk is None:
-        return None
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(
-            f'wrk.method = "POST"\nwrk.body = "{script_id}"\nwrk.headers["Authorization"] = "Bearer {TOKEN}"\n'
-        )
-    output = subprocess.run(
-        [wrk, "-t1", f"-c{connections}", f"-d{seconds:.0f}s", "--latency", "-s", script.name, f"{url}/execute"],
-        capture_output=True, text=True, check=True,
-    ).stdout
-    Path(script.name).unlink()
-    if "Non-2xx" in output:
-        raise RuntimeError(output)
-    return output
-
-
-def wrk_rate(output: str) -> float:
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
-
-
-def wrk_percentile_ms(output: str, label: str) -> float:
-    value, unit = re.search(rf"{label}\s+([\d.]+)(us|ms|s)", output).groups()
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-
-def executor_rss(client: httpx.Client) -> tuple[int, int]:
-    items = client.get("/v1/system/executors").json()["items"]
-    return sum(item["rss_bytes"] for item in items), sum(item["idle_isolates"] for item in items)
+def wrk_execute(url: str, script_id: str, seconds: float, connections: int) -> str | None:
+    lua = f'wrk.method = "POST"\nwrk.body = "{script_id}"\nwrk.headers["Authorization"] = "Bearer {TOKEN}"\n'
+    return run_wrk(f"{url}/execute", seconds, connections, lua)
 
 
 def main() -> None:
@@ -140,8 +99,8 @@ def main() -> None:
                 report("cold (first execute of a script)", [timed_execute(client, sid) for sid in cold_ids])
                 report("warm (same script again)", [timed_execute(client, hello) for _ in range(args.warm)])
 
-                serial = run_wrk(server.url, hello, args.seconds, 1)
-                loaded = run_wrk(server.url, hello, args.seconds, args.concurrency)
+                serial = wrk_execute(server.url, hello, args.seconds, 1)
+                loaded = wrk_execute(server.url, hello, args.seconds, args.concurrency)
                 if serial is not None and loaded is not None:
                     print(
                         f"{'warm (wrk -c1, no client overhead)':<34} p50 {wrk_percentile_ms(serial, '50%'):7.3f} ms   "
