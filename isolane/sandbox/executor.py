@@ -99,10 +99,10 @@ class Invocation:
             state = await self._step(first_step)
             settled_in_step = True
             while True:
+                if state.get("done"):
+                    break  # a response in the final state travels with the reply: one frame
                 if "response" in state:
                     on_response(state.pop("response"))
-                if state.get("done"):
-                    break
                 self._arm_timer(state.get("next"))
                 if not (self._rung or self._timer_due):
                     await self._wake.wait()
@@ -307,6 +307,7 @@ class Executor:
                 cpu_ms=run.cpu_ms(),
                 wall_ms=run.wall_ms(),
                 cold=cold,
+                response=state.get("response") if outcome is Outcome.OK else None,
             )
         )
         if healthy:
@@ -389,8 +390,9 @@ def _reply(
     cpu_ms: float = 0.0,
     wall_ms: float = 0.0,
     cold: bool = False,
+    response: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    return {
+    reply = {
         "id": request_id,
         "outcome": outcome.value,
         "result": result,
@@ -400,6 +402,9 @@ def _reply(
         "wall_ms": round(wall_ms, 3),
         "cold": cold,
     }
+    if response is not None:
+        reply["response"] = response
+    return reply
 
 
 def _engine_error(exc: Exception) -> dict[str, Any]:

@@ -349,6 +349,8 @@ class Supervisor:
             log.error("executor %s refused an invocation: %s", executor.pid, reply.get("error"))
             return ExecutionResult(outcome=Outcome.CANCELED, error=dict(_CANCELED_ERROR))
         executor.mark_warm(ref.key)
+        if on_response is not None and reply.get("response") is not None:
+            on_response(reply["response"])
         return ExecutionResult.from_reply(reply)
 
     async def check(self, code: str) -> CheckResult:
