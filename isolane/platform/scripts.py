@@ -158,7 +158,9 @@ class ScriptService:
         handlers, startup_ms = await self._probe(deployment, code, upload.main)
         metadata = {**described, "code_blob": code_blob, "source_map_blob": map_blob, "handlers": handlers, "startup_time_ms": startup_ms}
         created, created_at = await self._deploy(namespace, name, version_id, upload, metadata)
-        self._deployments.pop((namespace, name), None)
+        # This server knows the new deployment already: its first request skips the store.
+        live = Deployment(namespace, name, version_id, upload.format.value, tuple(handlers), limits, code_blob, map_blob, env)
+        self._deployments[(namespace, name)] = (time.monotonic() + DEPLOYMENT_CACHE_SECONDS, live)
         return {
             "namespace": namespace,
             "name": name,

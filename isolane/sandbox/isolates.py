@@ -33,6 +33,7 @@ def prepare_isolate() -> Isolate:
     try:
         isolate.install_doorbell(DOORBELL_GLOBAL)
         isolate.eval_blocking(prelude_source())
+        isolate.eval_blocking("__isolane.warmup()")
     except BaseException:
         isolate.close()
         raise
