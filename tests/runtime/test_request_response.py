@@ -106,7 +106,8 @@ def test_body_reading_methods(js: JS) -> None:
             blob: [blob.type, blob.size, await blob.text()],
             streamText: await new Response(stream).text(),
             syntax,
-            bom: [await new Response("\\ufeffx").text(), await new Response(new Uint8Array([0xef, 0xbb, 0xbf, 0x79])).text()],
+            // UTF-8 decoding drops one leading byte order mark, whatever the body's source
+            bom: [await new Response("\\ufeff\\ufeffx").text(), await new Response(new Uint8Array([0xef, 0xbb, 0xbf, 0xef, 0xbb, 0xbf, 0x79])).text()],
             loneSurrogate: await new Response("\\ud800").text(),
             nullBody: [await new Response(null).text(), (await new Response().arrayBuffer()).byteLength],
             objectBody: await new Response({ toString: () => "stringified" }).text(),
@@ -122,7 +123,7 @@ def test_body_reading_methods(js: JS) -> None:
         "blob": ["text/plain;charset=utf-8", 4, "data"],
         "streamText": "h\u00e9",
         "syntax": "SyntaxError",
-        "bom": ["x", "y"],
+        "bom": ["\ufeffx", "\ufeffy"],
         "loneSurrogate": "\ufffd",
         "nullBody": ["", 0],
         "objectBody": "stringified",

@@ -29,13 +29,10 @@ function normalizeMethod(value) {
   return NORMALIZED_METHODS.has(upper) ? upper : method;
 }
 
+// The parts of an absolute URL (parseURL of 30-url.js: href, username, password, ...).
 function parseAbsoluteURL(input, what) {
-  let url;
-  try {
-    url = new URL(input);
-  } catch {
-    throw new TypeError(`${what}: '${input}' is not a valid absolute URL.`);
-  }
+  const url = parseURL(input);
+  if (url === null) throw new TypeError(`${what}: '${input}' is not a valid absolute URL.`);
   return url;
 }
 
@@ -171,7 +168,7 @@ function newIncomingRequest(method, url, headerPairs, body) {
   const signal = typeof AbortController === "function" ? new AbortController().signal : null;
   return new Request(INTERNAL, {
     method: String(method),
-    url: parseAbsoluteURL(url, "newIncomingRequest").href,
+    url: parseAbsoluteURL(String(url), "newIncomingRequest").href,
     headers,
     body: bodyRecord,
     redirect: "follow",
