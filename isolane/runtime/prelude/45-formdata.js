@@ -5,12 +5,12 @@
 // An entry is [name, value] where value is a string or a File. There is no <form>: the
 // constructor's `form` argument must be absent.
 
-let formDataEntriesOf; // (FormData) -> its entry list (live), or TypeError
+let formDataEntriesOf; // (FormData) -> its current entry list, or TypeError
 
 class FormData {
   #entries = [];
 
-  constructor(form = undefined, submitter = undefined) {
+  constructor(form = undefined) {
     if (form !== undefined) throw new TypeError("Failed to construct 'FormData': there are no form elements here.");
   }
 

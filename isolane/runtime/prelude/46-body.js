@@ -164,7 +164,7 @@ function installBodyMixin(cls, stateOf) {
       });
     },
     bytes() {
-      return consume(this, readBodyBytes, (bytes) => bytes);
+      return consume(this, readBodyBytes, (bytes) => new Uint8Array(wholeBuffer(bytes)));
     },
     formData() {
       return consume(this, readBodyBytes, (bytes, state) => {

@@ -164,7 +164,8 @@ function newIncomingRequest(method, url, headerPairs, body) {
   record.guard = "immutable";
   let bodyRecord = null;
   if (body instanceof Uint8Array) bodyRecord = newFixedBody(body);
-  else if (body !== null && body !== undefined) bodyRecord = newStreamBody(body);
+  else if (isReadableStream(body)) bodyRecord = newStreamBody(body);
+  else if (body !== null) throw new TypeError("newIncomingRequest: the body must be null, a Uint8Array or a ReadableStream.");
   const signal = typeof AbortController === "function" ? new AbortController().signal : null;
   return new Request(INTERNAL, {
     method: String(method),
