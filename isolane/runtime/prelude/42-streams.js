@@ -5,23 +5,15 @@
 //   stream     { object, state: "readable"|"closed"|"errored", storedError, reader, disturbed, controller }
 //   controller { object, stream, queue, queueTotalSize, started, closeRequested, pulling,
 //                pullAgain, highWaterMark, sizeAlgorithm, pullAlgorithm, cancelAlgorithm, isByte }
-//   reader     { object, stream, readRequests: [{chunk, close, error}], closed: deferred }
+//   reader     { stream, readRequests: [{chunk, close, error}], closed: deferred }
 //
 // Deviations, to grow later: a `type: "bytes"` source gets a ReadableByteStreamController
-// that behaves as a default controller (no BYOB readers, no byobRequest); pipeTo,
-// pipeThrough, WritableStream and TransformStream do not exist yet.
+// that behaves as a default controller (no BYOB readers, byobRequest is always null, tee
+// does not clone chunks); pipeTo, pipeThrough, WritableStream and TransformStream do not
+// exist yet.
 
 function newDeferred() {
-  const deferred = Promise.withResolvers();
-  deferred.settled = false;
-  return deferred;
-}
-
-// A rejected promise nobody is obliged to observe (the spec's "mark as handled").
-function handledRejection(reason) {
-  const promise = Promise.reject(reason);
-  promise.catch(() => {});
-  return promise;
+  return Promise.withResolvers();
 }
 
 function invokeUnderlying(method, receiver, args) {
@@ -92,10 +84,8 @@ function readableStreamError(stream, error) {
   for (const request of requests) request.error(error);
 }
 
-function readableStreamFulfillReadRequest(stream, chunk, done) {
-  const request = stream.reader.readRequests.shift();
-  if (done) request.close();
-  else request.chunk(chunk);
+function readableStreamFulfillReadRequest(stream, chunk) {
+  stream.reader.readRequests.shift().chunk(chunk);
 }
 
 // ---- controller operations
@@ -179,7 +169,7 @@ function controllerEnqueue(controller, chunk) {
   if (!canCloseOrEnqueue(controller)) return;
   const stream = controller.stream;
   if (stream.reader !== null && stream.reader.readRequests.length > 0) {
-    readableStreamFulfillReadRequest(stream, chunk, false);
+    readableStreamFulfillReadRequest(stream, chunk);
   } else {
     let size;
     try {
@@ -227,7 +217,7 @@ function controllerPullSteps(controller, readRequest) {
 
 function acquireReader(stream) {
   if (isReadableStreamLocked(stream)) throw new TypeError("The stream is locked to a reader.");
-  const reader = { object: null, stream, readRequests: [], closed: newDeferred() };
+  const reader = { stream, readRequests: [], closed: newDeferred() };
   stream.reader = reader;
   if (stream.state === "closed") {
     reader.closed.resolve(undefined);
@@ -328,13 +318,13 @@ class ReadableStream {
   }
 
   cancel(reason = undefined) {
-    if (!isObject(this) || !(#stream in this)) return handledRejection(new TypeError("Illegal invocation: not a ReadableStream."));
-    if (isReadableStreamLocked(this.#stream)) return handledRejection(new TypeError("Cannot cancel a locked stream."));
+    if (!isObject(this) || !(#stream in this)) return Promise.reject(new TypeError("Illegal invocation: not a ReadableStream."));
+    if (isReadableStreamLocked(this.#stream)) return Promise.reject(new TypeError("Cannot cancel a locked stream."));
     return readableStreamCancel(this.#stream, reason);
   }
 
   getReader(options = undefined) {
-    const stream = this.#stream;
+    this.#stream; // brand check first
     const mode = toDictionary(options, "options").mode;
     if (mode !== undefined) {
       toEnum(mode, ["byob"], "options.mode");
@@ -372,7 +362,6 @@ class ReadableStreamDefaultReader {
   constructor(stream) {
     requireArguments(arguments.length, 1, "Failed to construct 'ReadableStreamDefaultReader'");
     this.#reader = acquireReader(streamRecordOf(stream));
-    this.#reader.object = this;
   }
 
   get closed() {
@@ -380,9 +369,9 @@ class ReadableStreamDefaultReader {
   }
 
   read() {
-    if (!isObject(this) || !(#reader in this)) return handledRejection(new TypeError("Illegal invocation: not a ReadableStreamDefaultReader."));
+    if (!isObject(this) || !(#reader in this)) return Promise.reject(new TypeError("Illegal invocation: not a ReadableStreamDefaultReader."));
     const reader = this.#reader;
-    if (reader.stream === null) return handledRejection(new TypeError("The reader has been released."));
+    if (reader.stream === null) return Promise.reject(new TypeError("The reader has been released."));
     return readerReadPromise(reader);
   }
 
@@ -392,12 +381,11 @@ class ReadableStreamDefaultReader {
   }
 
   cancel(reason = undefined) {
-    if (!isObject(this) || !(#reader in this)) return handledRejection(new TypeError("Illegal invocation: not a ReadableStreamDefaultReader."));
+    if (!isObject(this) || !(#reader in this)) return Promise.reject(new TypeError("Illegal invocation: not a ReadableStreamDefaultReader."));
     const reader = this.#reader;
-    if (reader.stream === null) return handledRejection(new TypeError("The reader has been released."));
+    if (reader.stream === null) return Promise.reject(new TypeError("The reader has been released."));
     return readerCancel(reader, reason);
   }
-
 }
 
 class ReadableStreamDefaultController {
@@ -458,10 +446,9 @@ class ReadableByteStreamController {
     requireArguments(arguments.length, 1, "Failed to execute 'enqueue' on 'ReadableByteStreamController'");
     const controller = this.#controller;
     if (!ArrayBuffer.isView(chunk)) throw new TypeError("The chunk must be an ArrayBufferView.");
-    if (chunk.byteLength === 0) throw new TypeError("The chunk must not be empty.");
-    if (chunk.buffer.byteLength === 0) throw new TypeError("The chunk's buffer is detached.");
-    if (!canCloseOrEnqueue(controller)) throw new TypeError("The stream is not in a state that permits enqueue.");
     if (!(chunk.buffer instanceof ArrayBuffer)) throw new TypeError("The chunk's buffer must be an ArrayBuffer.");
+    if (chunk.byteLength === 0) throw new TypeError("The chunk must not be empty (or its buffer is detached).");
+    if (!canCloseOrEnqueue(controller)) throw new TypeError("The stream is not in a state that permits enqueue.");
     const { byteOffset, byteLength } = chunk;
     const buffer = chunk.buffer.transfer();
     controllerEnqueue(controller, new Uint8Array(buffer, byteOffset, byteLength));
@@ -524,7 +511,7 @@ function streamIteratorReturn(state, value) {
 // Calls are chained so that a next() issued before the previous one settled waits its turn.
 function chainIteratorStep(iterator, step) {
   const state = asyncIteratorState.get(iterator);
-  if (state === undefined) return handledRejection(new TypeError("Illegal invocation: not a ReadableStream async iterator."));
+  if (state === undefined) return Promise.reject(new TypeError("Illegal invocation: not a ReadableStream async iterator."));
   const run = () => step(state);
   const result = state.ongoing === null ? run() : state.ongoing.then(run, run);
   state.ongoing = result.then(() => undefined, () => undefined);

@@ -55,7 +55,7 @@ class Blob {
   }
 
   async text() {
-    return utf8DecodeWithoutBOM(this.#bytes);
+    return utf8Decode(this.#bytes); // drops a leading BOM, as "UTF-8 decode" does
   }
 
   async arrayBuffer() {
@@ -105,12 +105,6 @@ function blobPartsToBytes(parts, endings) {
     return utf8Encode(part);
   });
   return concatBytes(chunks);
-}
-
-// "UTF-8 decode": a leading byte order mark is dropped, not decoded.
-function utf8DecodeWithoutBOM(bytes) {
-  if (bytes.length >= 3 && bytes[0] === 0xEF && bytes[1] === 0xBB && bytes[2] === 0xBF) bytes = bytes.subarray(3);
-  return utf8Decode(bytes);
 }
 
 let isFile; // (value) -> boolean

@@ -5,12 +5,12 @@
 // An entry is [name, value] where value is a string or a File. There is no <form>: the
 // constructor's `form` argument must be absent.
 
-let formDataEntriesOf; // (FormData) -> its entry list (live), or TypeError
+let formDataEntriesOf; // (FormData) -> its current entry list, or TypeError
 
 class FormData {
   #entries = [];
 
-  constructor(form = undefined, submitter = undefined) {
+  constructor(form = undefined) {
     if (form !== undefined) throw new TypeError("Failed to construct 'FormData': there are no form elements here.");
   }
 
@@ -88,7 +88,7 @@ exposeGlobal("FormData", FormData);
 function parseUrlencodedFormData(bytes) {
   const formData = new FormData();
   const entries = formDataEntriesOf(formData);
-  for (const [name, value] of new URLSearchParams(utf8DecodeWithoutBOM(bytes))) entries.push([name, value]);
+  for (const [name, value] of new URLSearchParams(utf8Decode(bytes))) entries.push([name, value]);
   return formData;
 }
 
@@ -161,7 +161,7 @@ function parseMultipartFormData(bytes, boundary) {
       const type = headers.has("content-type") ? normalizeBlobType(headers.get("content-type")) : "text/plain";
       entries.push([name, fileFromBytes(content.slice(), filename, type)]);
     } else {
-      entries.push([name, utf8DecodeWithoutBOM(content)]);
+      entries.push([name, utf8Decode(content)]);
     }
   }
 }

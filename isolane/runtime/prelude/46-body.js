@@ -39,9 +39,8 @@ function extractBody(object) {
     const { bytes, contentType } = serializeMultipartFormData(object);
     return { body: newFixedBody(bytes), type: contentType };
   }
-  if (object instanceof URLSearchParams) {
-    return { body: newFixedBody(object.toString()), type: "application/x-www-form-urlencoded;charset=UTF-8" };
-  }
+  const urlencoded = urlSearchParamsBody(object); // null unless a URLSearchParams
+  if (urlencoded !== null) return { body: newFixedBody(urlencoded), type: "application/x-www-form-urlencoded;charset=UTF-8" };
   return { body: newFixedBody(toUSVString(object)), type: "text/plain;charset=UTF-8" };
 }
 
@@ -102,7 +101,7 @@ function readBodyText(body) {
     // UTF-8 decoding drops a leading byte order mark; so must the shortcut.
     return Promise.resolve(text.charCodeAt(0) === 0xFEFF ? text.slice(1) : text);
   }
-  return readBodyBytes(body).then(utf8DecodeWithoutBOM);
+  return readBodyBytes(body).then(utf8Decode);
 }
 
 // A second body with the same content. A stream body is teed: this body keeps one branch.
@@ -165,7 +164,7 @@ function installBodyMixin(cls, stateOf) {
       });
     },
     bytes() {
-      return consume(this, readBodyBytes, (bytes) => bytes);
+      return consume(this, readBodyBytes, (bytes) => new Uint8Array(wholeBuffer(bytes)));
     },
     formData() {
       return consume(this, readBodyBytes, (bytes, state) => {

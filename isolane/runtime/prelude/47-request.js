@@ -29,13 +29,10 @@ function normalizeMethod(value) {
   return NORMALIZED_METHODS.has(upper) ? upper : method;
 }
 
+// The parts of an absolute URL (parseURL of 30-url.js: href, username, password, ...).
 function parseAbsoluteURL(input, what) {
-  let url;
-  try {
-    url = new URL(input);
-  } catch {
-    throw new TypeError(`${what}: '${input}' is not a valid absolute URL.`);
-  }
+  const url = parseURL(input);
+  if (url === null) throw new TypeError(`${what}: '${input}' is not a valid absolute URL.`);
   return url;
 }
 
@@ -167,11 +164,12 @@ function newIncomingRequest(method, url, headerPairs, body) {
   record.guard = "immutable";
   let bodyRecord = null;
   if (body instanceof Uint8Array) bodyRecord = newFixedBody(body);
-  else if (body !== null && body !== undefined) bodyRecord = newStreamBody(body);
+  else if (isReadableStream(body)) bodyRecord = newStreamBody(body);
+  else if (body !== null) throw new TypeError("newIncomingRequest: the body must be null, a Uint8Array or a ReadableStream.");
   const signal = typeof AbortController === "function" ? new AbortController().signal : null;
   return new Request(INTERNAL, {
     method: String(method),
-    url: parseAbsoluteURL(url, "newIncomingRequest").href,
+    url: parseAbsoluteURL(String(url), "newIncomingRequest").href,
     headers,
     body: bodyRecord,
     redirect: "follow",
