@@ -200,45 +200,49 @@ class ScriptService:
         )
 
     async def _deploy(self, namespace: str, name: str, version_id: str, upload: Upload, metadata: dict[str, Any]) -> tuple[bool, int]:
+        try:
+            return await self._write_deployment(namespace, name, version_id, upload, metadata)
+        except IntegrityError:
+            # A concurrent first upload of the same script (or version) won the insert.
+            await asyncio.sleep(0.01 + secrets.randbelow(20) / 1000)
+            return await self._write_deployment(namespace, name, version_id, upload, metadata)
+
+    async def _write_deployment(
+        self, namespace: str, name: str, version_id: str, upload: Upload, metadata: dict[str, Any]
+    ) -> tuple[bool, int]:
+        """Store the version (unless it exists) and make it current; (created, version time)."""
         now = now_ms()
-        for attempt in range(2):  # a concurrent first upload of the same script may race us
-            try:
-                async with self._db.transaction() as conn:
-                    row = (await conn.execute(select(scripts.c.kind).where(scripts.c.namespace == namespace, scripts.c.name == name))).first()
-                    if row is not None and row.kind not in WORKER_KINDS:
-                        raise Conflict(f"the name {name!r} is taken by a seed upload", code="script_name_taken")
-                    if row is None:
-                        await conn.execute(
-                            insert(scripts).values(
-                                namespace=namespace, name=name, kind=upload.format.value, current_version=version_id, created_at=now, updated_at=now
-                            )
-                        )
-                    version = (await conn.execute(select(versions.c.created_at).where(versions.c.id == version_id))).first()
-                    if version is None:
-                        await conn.execute(
-                            insert(versions).values(
-                                id=version_id,
-                                namespace=namespace,
-                                script=name,
-                                kind=upload.format.value,
-                                blob=metadata["code_blob"],
-                                size=upload.size,
-                                metadata=orjson.dumps(metadata).decode(),
-                                created_at=now,
-                            )
-                        )
-                    if row is not None:
-                        await conn.execute(
-                            update(scripts)
-                            .where(scripts.c.namespace == namespace, scripts.c.name == name)
-                            .values(kind=upload.format.value, current_version=version_id, updated_at=now)
-                        )
-                return row is None, now if version is None else version.created_at
-            except IntegrityError:
-                if attempt:
-                    raise
-                await asyncio.sleep(0.01 + secrets.randbelow(20) / 1000)
-        raise AssertionError("unreachable")
+        async with self._db.transaction() as conn:
+            row = (await conn.execute(select(scripts.c.kind).where(scripts.c.namespace == namespace, scripts.c.name == name))).first()
+            if row is not None and row.kind not in WORKER_KINDS:
+                raise Conflict(f"the name {name!r} is taken by a seed upload", code="script_name_taken")
+            if row is None:
+                await conn.execute(
+                    insert(scripts).values(
+                        namespace=namespace, name=name, kind=upload.format.value, current_version=version_id, created_at=now, updated_at=now
+                    )
+                )
+            version = (await conn.execute(select(versions.c.created_at).where(versions.c.id == version_id))).first()
+            if version is None:
+                await conn.execute(
+                    insert(versions).values(
+                        id=version_id,
+                        namespace=namespace,
+                        script=name,
+                        kind=upload.format.value,
+                        blob=metadata["code_blob"],
+                        size=upload.size,
+                        metadata=orjson.dumps(metadata).decode(),
+                        created_at=now,
+                    )
+                )
+            if row is not None:
+                await conn.execute(
+                    update(scripts)
+                    .where(scripts.c.namespace == namespace, scripts.c.name == name)
+                    .values(kind=upload.format.value, current_version=version_id, updated_at=now)
+                )
+        return row is None, now if version is None else version.created_at
 
     # ---- reading
 
