@@ -41,22 +41,24 @@ class Runner:
         load_code: Callable[[], Awaitable[ScriptCode]],
         *,
         call: dict[str, Any] | None = None,
-        on_response: Callable[[dict[str, Any]], None] | None = None,
+        on_event: Callable[[dict[str, Any]], None] | None = None,
         source_map: SourceMap | None = None,
         record_id: str | None = None,
     ) -> tuple[ExecutionResult, InvocationRecord]:
-        """Run `call` on `ref` and record it. A fetch response reaches `on_response` first."""
+        """Run `call` on `ref` and record it. A fetch handler's response events reach
+        `on_event` as they come (see `Supervisor.invoke`)."""
         started = now_ms()
         status: int | None = None
 
-        def responded(response: dict[str, Any]) -> None:
+        def observe(event: dict[str, Any]) -> None:
             nonlocal status
-            status = int(response.get("status") or 200)
-            if on_response is not None:
-                on_response(response)
+            if event["event"] == "response":
+                status = int(event["response"].get("status") or 200)
+            if on_event is not None:
+                on_event(event)
 
         result = await self._supervisor.invoke(
-            ref, limits, load_code, call, responded if call is not None and call.get("op") == "fetch" else None
+            ref, limits, load_code, call, observe if call is not None and call.get("op") == "fetch" else None
         )
         result.error = map_error(result.error, script_file_name(ref), source_map)
         if status is None and result.outcome is not Outcome.OK and call is not None and call.get("op") == "fetch":

@@ -34,6 +34,9 @@ log = logging.getLogger("isolane.executor")
 IDLE_CPU_BUDGET_NS = 20_000_000  # an idle isolate burning more than this is running away
 CODE_CACHE_ENTRIES = 64
 CHECK_TIMEOUT_SECONDS = 10.0
+# Bytes of a streamed response sent to the supervisor and not yet acknowledged (written to
+# the client) past which the executor stops taking chunks from the isolate.
+STREAM_WINDOW_BYTES = 1024 * 1024
 _SYNTAX_LINE_OFFSET = 2  # `new Function` puts two lines of its own before the body
 
 
@@ -61,6 +64,7 @@ class Invocation:
         self._timer_due = False
         self._timer: asyncio.TimerHandle | None = None
         self._step_future: asyncio.Future[Any] | None = None
+        self._unacked = 0  # streamed bytes the client has not taken yet
 
     # Called from the watchdog thread: reads only thread-safe facts.
     def over_limit(self, now: float) -> Outcome | None:
@@ -83,6 +87,11 @@ class Invocation:
         self._rung = True
         self._wake.set()
 
+    def acknowledge(self, size: int) -> None:
+        """The supervisor passed `size` streamed bytes on to the client."""
+        self._unacked = max(self._unacked - size, 0)
+        self._wake.set()
+
     def cpu_ns(self) -> int:
         return self.isolate.cpu_ns()
 
@@ -92,20 +101,29 @@ class Invocation:
     def wall_ms(self) -> float:
         return (time.monotonic() - self.started) * 1000
 
-    async def drive(self, first_step: str, on_response: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    async def drive(self, first_step: str, on_event: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
         """Run the invocation to completion; returns the runtime's final state. A fetch
-        handler's response is handed to `on_response` as soon as the runtime reports it."""
+        handler's response head and streamed body chunks go to `on_event` as soon as the
+        runtime reports them (what the final state holds travels with the reply instead)."""
         try:
             state = await self._step(first_step)
             settled_in_step = True
             while True:
                 if state.get("done"):
-                    break  # a response in the final state travels with the reply: one frame
+                    break
                 if "response" in state:
-                    on_response(state.pop("response"))
+                    on_event({"event": "response", "response": state.pop("response")})
+                if "chunks" in state:
+                    chunks = state.pop("chunks")
+                    self._unacked += sum(len(chunk) for chunk in chunks) * 3 // 4
+                    on_event({"event": "chunk", "chunks": chunks})
                 self._arm_timer(state.get("next"))
-                if not (self._rung or self._timer_due):
+                # While the client lags, leave chunks in the isolate: its pump pauses.
+                while not (self._timer_due or (self._rung and self._unacked <= STREAM_WINDOW_BYTES)):
                     await self._wake.wait()
+                    self._wake.clear()
+                    if self.verdict is not None:
+                        raise Aborted()
                 self._wake.clear()
                 if self.verdict is not None:
                     raise Aborted()
@@ -230,6 +248,7 @@ class Executor:
         self._codes = CodeCache(CODE_CACHE_ENTRIES)
         self._watchdog = Watchdog(self._loop, self._closer, self._fatal, memory_limit_mb * 1024 * 1024)
         self._running: set[Invocation] = set()
+        self._by_request: dict[Any, Invocation] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
     def _fatal(self, reason: str) -> None:
@@ -242,6 +261,11 @@ class Executor:
 
     def dispatch(self, message: dict[str, Any]) -> None:
         op = message.get("op")
+        if op == "ack":  # the client took streamed bytes: more may flow
+            run = self._by_request.get(message.get("id"))
+            if run is not None:
+                run.acknowledge(int(message.get("bytes") or 0))
+            return
         handler = {"invoke": self._invoke, "check": self._check, "stats": self._stats}.get(str(op))
         if handler is None:
             self._send({"id": message.get("id"), "error": f"unknown op {op!r}"})
@@ -282,7 +306,8 @@ class Executor:
         healthy = False
         state: dict[str, Any] = {}
         try:
-            state = await run.drive(first_step, lambda response: self._send({"id": request_id, "event": "response", "response": response}))
+            self._by_request[request_id] = run
+            state = await run.drive(first_step, lambda event: self._send({"id": request_id, **event}))
             outcome = Outcome.OK if state.get("error") is None else Outcome.EXCEPTION
             healthy = True
         except (Aborted, Terminated):
@@ -295,6 +320,7 @@ class Executor:
         finally:
             self._watchdog.forget(run)
             self._running.discard(run)
+            self._by_request.pop(request_id, None)
         if run.verdict is not None:  # the watchdog's word is final, even if JS just finished
             outcome, healthy = run.verdict, False
         self._send(
@@ -308,6 +334,7 @@ class Executor:
                 wall_ms=run.wall_ms(),
                 cold=cold,
                 response=state.get("response") if outcome is Outcome.OK else None,
+                chunks=state.get("chunks"),
             )
         )
         if healthy:
@@ -391,6 +418,7 @@ def _reply(
     wall_ms: float = 0.0,
     cold: bool = False,
     response: dict[str, Any] | None = None,
+    chunks: list[str] | None = None,
 ) -> dict[str, Any]:
     reply = {
         "id": request_id,
@@ -404,6 +432,8 @@ def _reply(
     }
     if response is not None:
         reply["response"] = response
+    if chunks:
+        reply["chunks"] = chunks
     return reply
 
 

@@ -208,7 +208,7 @@ class ExecutorProcess:
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = future
         if on_event is not None:
-            self._listeners[request_id] = on_event
+            self._listeners[request_id] = lambda event: on_event({**event, "ack": lambda size: self.acknowledge(request_id, size)})
         try:
             self.process.stdin.write(protocol.encode({**message, "id": request_id}))
         except (ConnectionError, RuntimeError) as exc:
@@ -226,6 +226,12 @@ class ExecutorProcess:
             self._pending.pop(request_id, None)
             self._blame.pop(request_id, None)
             self._listeners.pop(request_id, None)
+
+    def acknowledge(self, request_id: int, size: int) -> None:
+        """Tell the executor the client took `size` streamed bytes of request `request_id`."""
+        if self.process is not None and self.process.stdin is not None and not self.exited.is_set():
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                self.process.stdin.write(protocol.encode({"op": "ack", "id": request_id, "bytes": size}))
 
     def kill(self) -> None:
         if self.process is not None and self.process.returncode is None:
@@ -315,10 +321,13 @@ class Supervisor:
         limits: Limits,
         load_code: Callable[[], Awaitable[ScriptCode]],
         call: dict[str, Any] | None = None,
-        on_response: Callable[[dict[str, Any]], None] | None = None,
+        on_event: Callable[[dict[str, Any]], None] | None = None,
     ) -> ExecutionResult:
-        """Run `call` (default: a seed run) on `ref`. A fetch handler's response goes to
-        `on_response` as soon as it is ready, before the invocation ends (waitUntil)."""
+        """Run `call` (default: a seed run) on `ref`. A fetch handler's response head and
+        streamed body chunks go to `on_event` as they come, before the invocation ends
+        (`{"event": "response", "response"}`, `{"event": "chunk", "chunks", "ack"}`, chunks in
+        base64; calling
+        `ack(size)` once the client took a chunk lets more flow)."""
         executor = self._choose(ref.key)
         message: dict[str, Any] = {
             "op": "invoke",
@@ -328,12 +337,6 @@ class Supervisor:
             "limits": limits.to_wire(),
             "call": call or {"op": "run"},
         }
-        on_event = None
-        if on_response is not None:
-
-            def on_event(event: dict[str, Any]) -> None:
-                if event.get("event") == "response":
-                    on_response(event["response"])
 
         deadline = limits.wall_ms / 1000 + DEADLINE_GRACE_SECONDS
         try:
@@ -349,8 +352,11 @@ class Supervisor:
             log.error("executor %s refused an invocation: %s", executor.pid, reply.get("error"))
             return ExecutionResult(outcome=Outcome.CANCELED, error=dict(_CANCELED_ERROR))
         executor.mark_warm(ref.key)
-        if on_response is not None and reply.get("response") is not None:
-            on_response(reply["response"])
+        if on_event is not None:  # what the final state held comes with the reply
+            if reply.get("response") is not None:
+                on_event({"event": "response", "response": reply["response"]})
+            if reply.get("chunks"):
+                on_event({"event": "chunk", "chunks": reply["chunks"], "ack": _no_ack})
         return ExecutionResult.from_reply(reply)
 
     async def check(self, code: str) -> CheckResult:
@@ -380,6 +386,10 @@ class Supervisor:
             return {**base, **reply, "alive": True}
 
         return list(await asyncio.gather(*(one(e) for e in list(self._executors))))
+
+
+def _no_ack(size: int) -> None:
+    pass
 
 
 def _attach(message: dict[str, Any], code: ScriptCode) -> None:

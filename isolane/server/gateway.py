@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from base64 import b64decode, b64encode
 from collections.abc import Callable
 from typing import Any
 
@@ -164,17 +165,13 @@ class InvocationGateway:
             "method": scope["method"],
             "url": url,
             "headers": headers,
-            "body": body.decode("latin-1") if body else None,
+            "body": b64encode(body).decode("ascii") if body else None,
         }
         await self._run(services, deployment, call, send)
 
     async def _run(self, services: Any, deployment: Deployment, call: dict[str, Any], send: Send) -> None:
         loop = asyncio.get_running_loop()
-        responded: asyncio.Future[dict[str, Any]] = loop.create_future()
-
-        def on_response(response: dict[str, Any]) -> None:
-            if not responded.done():
-                responded.set_result(response)
+        events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
 
         async def load_code() -> Any:
             return await services.scripts.code(deployment)
@@ -187,27 +184,53 @@ class InvocationGateway:
                 "fetch",
                 load_code,
                 call=call,
-                on_response=on_response,
+                on_event=events.put_nowait,
                 source_map=await services.scripts.source_map(deployment),
                 record_id=record_id,
             )
         )
-        await asyncio.wait((run, responded), return_when=asyncio.FIRST_COMPLETED)
-        if responded.done():
-            if not run.done():  # waitUntil work goes on: keep the task alive until it ends
-                services.background.add(run)
-                run.add_done_callback(services.background.discard)
-            await _send_response(send, responded.result(), record_id)
+        head = await _next_event(events, run)
+        if head is None or head["event"] != "response":  # it failed before responding
+            result, _ = run.result()
+            outcome = result.outcome if result.outcome is not Outcome.OK else Outcome.EXCEPTION
+            code, message = _ERROR_CODES[outcome]
+            await send_json(
+                send,
+                ERROR_STATUS[outcome],
+                {"error": {"code": code, "message": message, "outcome": result.outcome.value, "invocation_id": record_id}},
+                [(b"x-isolane-invocation", record_id.encode()), (b"x-isolane-outcome", outcome.value.encode())],
+            )
             return
+        if not run.done():  # the invocation goes on (waitUntil, a streamed body)
+            services.background.add(run)
+            run.add_done_callback(services.background.discard)
+        response = head["response"]
+        body_spec = response.get("body")
+        if body_spec is None or "stream" not in body_spec:
+            await _send_whole(send, response, record_id)
+            return
+        await send({"type": "http.response.start", "status": int(response.get("status", 200)), "headers": _headers(response, record_id)})
+        while (event := await _next_event(events, run)) is not None:
+            for chunk in event["chunks"]:
+                data = b64decode(chunk)
+                await send({"type": "http.response.body", "body": data, "more_body": True})
+                event["ack"](len(data))
         result, _ = run.result()
-        outcome = result.outcome if result.outcome is not Outcome.OK else Outcome.EXCEPTION
-        code, message = _ERROR_CODES[outcome]
-        await send_json(
-            send,
-            ERROR_STATUS[outcome],
-            {"error": {"code": code, "message": message, "outcome": result.outcome.value, "invocation_id": record_id}},
-            [(b"x-isolane-invocation", record_id.encode()), (b"x-isolane-outcome", outcome.value.encode())],
-        )
+        if result.outcome is Outcome.OK:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        # Otherwise the response stays unfinished: the server closes the connection, and
+        # the client sees a truncated body rather than a complete wrong one.
+
+
+async def _next_event(events: asyncio.Queue[dict[str, Any]], run: asyncio.Task[Any]) -> dict[str, Any] | None:
+    """The invocation's next event, or None once it has ended with none left."""
+    if events.empty() and not run.done():
+        getter = asyncio.ensure_future(events.get())
+        await asyncio.wait((getter, run), return_when=asyncio.FIRST_COMPLETED)
+        if getter.done():
+            return getter.result()
+        getter.cancel()
+    return None if events.empty() else events.get_nowait()
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -217,20 +240,25 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-async def _send_response(send: Send, response: dict[str, Any], record_id: str) -> None:
+def _headers(response: dict[str, Any], record_id: str) -> list[tuple[bytes, bytes]]:
+    headers = [
+        (str(name).lower().encode("latin-1"), str(value).encode("latin-1"))
+        for name, value in response.get("headers", [])
+        if str(name).lower() not in _DROPPED_RESPONSE_HEADERS
+    ]
+    headers.append((b"x-isolane-invocation", record_id.encode()))
+    return headers
+
+
+async def _send_whole(send: Send, response: dict[str, Any], record_id: str) -> None:
     body_spec = response.get("body")
     if body_spec is None:
         body = b""
     elif "text" in body_spec:
         body = body_spec["text"].encode("utf-8")
     else:
-        body = body_spec["bytes"].encode("latin-1")
-    headers = [
-        (str(name).lower().encode("latin-1"), str(value).encode("latin-1"))
-        for name, value in response.get("headers", [])
-        if str(name).lower() not in _DROPPED_RESPONSE_HEADERS
-    ]
+        body = b64decode(body_spec["base64"])
+    headers = _headers(response, record_id)
     headers.append((b"content-length", str(len(body)).encode()))
-    headers.append((b"x-isolane-invocation", record_id.encode()))
     await send({"type": "http.response.start", "status": int(response.get("status", 200)), "headers": headers})
     await send({"type": "http.response.body", "body": body})

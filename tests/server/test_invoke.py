@@ -242,3 +242,86 @@ def test_request_body_limit(make_server) -> None:
     response = invoke(small, "default", "echo", method="POST", content=b"x" * 2000)
     assert response.status_code == 413 and response.json()["error"]["code"] == "request_too_large"
     assert invoke(small, "default", "echo", method="POST", content=b"x" * 1000).json()["length"] == 1000
+
+
+def test_streamed_response_reaches_the_client_as_it_is_produced(server, admin: httpx.Client) -> None:
+    deploy(
+        admin,
+        "ticker",
+        """export default { fetch() {
+          const encoder = new TextEncoder();
+          let n = 0;
+          const stream = new ReadableStream({
+            async pull(controller) {
+              if (n > 0) await new Promise((resolve) => setTimeout(resolve, 300));
+              if (n === 3) { controller.close(); return; }
+              controller.enqueue(encoder.encode(`tick ${n++}\\n`));
+            },
+          });
+          return new Response(stream, { headers: { "content-type": "text/plain" } });
+        } };""",
+        ns="shop",
+    )
+    started = time.monotonic()
+    arrivals = []
+    with httpx.stream("GET", f"{server.url}/v1/namespaces/shop/scripts/ticker/invoke", timeout=30) as response:
+        assert response.status_code == 200 and "content-length" not in response.headers
+        for line in response.iter_lines():
+            arrivals.append((line, time.monotonic() - started))
+    assert [line for line, _ in arrivals] == ["tick 0", "tick 1", "tick 2"]
+    assert arrivals[0][1] < 0.25 and arrivals[-1][1] >= 0.6  # the first tick did not wait for the last
+
+
+def test_large_streamed_response_is_complete(server, admin: httpx.Client) -> None:
+    deploy(
+        admin,
+        "firehose",
+        """export default { fetch() {
+          let sent = 0;
+          const stream = new ReadableStream({
+            pull(controller) {
+              if (sent === 128) { controller.close(); return; }
+              const chunk = new Uint8Array(65536);
+              chunk.fill(sent & 255);
+              sent++;
+              controller.enqueue(chunk);
+            },
+          });
+          return new Response(stream);
+        } };""",
+        ns="shop",
+    )
+    expected = b"".join(bytes([i & 255]) * 65536 for i in range(128))
+    with httpx.stream("GET", f"{server.url}/v1/namespaces/shop/scripts/firehose/invoke", timeout=30) as response:
+        received = bytearray()
+        for chunk in response.iter_bytes():
+            received += chunk
+            time.sleep(0.001)  # a client slower than the script: backpressure, not buffering
+    assert hashlib.sha256(received).digest() == hashlib.sha256(expected).digest()
+
+
+def test_stream_that_fails_midway_truncates_the_response(server, admin: httpx.Client) -> None:
+    deploy(
+        admin,
+        "brittle",
+        """export default { fetch() {
+          let n = 0;
+          const stream = new ReadableStream({
+            async pull(controller) {
+              await new Promise((resolve) => setTimeout(resolve, 50));  // the head has gone out by now
+              if (n++ === 2) throw new Error("the stream broke");
+              controller.enqueue(new TextEncoder().encode("ok;"));
+            },
+          });
+          return new Response(stream);
+        } };""",
+        ns="shop",
+    )
+    with pytest.raises(httpx.RemoteProtocolError):
+        with httpx.stream("GET", f"{server.url}/v1/namespaces/shop/scripts/brittle/invoke", timeout=30) as response:
+            record_id = response.headers["x-isolane-invocation"]
+            b"".join(response.iter_bytes())
+    with server.admin() as admin_client:
+        record = _record(admin_client, record_id)
+    assert record["outcome"] == "exception" and "the stream broke" in record["error"]["message"]
+    assert invoke(server, "shop", "echo").status_code == 200

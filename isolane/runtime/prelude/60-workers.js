@@ -3,7 +3,6 @@
 // `ctx` of an invocation, and the Response handed back to the host.
 
 const HANDLER_NAMES = ["fetch", "scheduled", "queue", "tail", "email", "trace", "alarm", "test"];
-const MAX_RESPONSE_BYTES = 32 * 1024 * 1024; // until responses stream to the host
 
 const serviceListeners = new Map(); // service-worker syntax: event type -> listeners
 let registering = false; // listeners register while the worker's global scope runs
@@ -112,41 +111,50 @@ function describeValue(value) {
   return name ? `an instance of ${name}` : "an object";
 }
 
-function concatChunks(chunks, total) {
-  const bytes = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return bytes;
+// A streamed response body leaves the isolate chunk by chunk: the pump reads the stream
+// into the invocation's outbox and rings the host, which takes the chunks with its next
+// state. Past this many bytes waiting for the host the pump pauses (backpressure: the host
+// stops taking chunks while the client is slower than the script).
+const OUTBOX_HIGH_WATER = 256 * 1024;
+
+function chunkBytes(value) {
+  if (value instanceof Uint8Array) return value;
+  if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  if (value instanceof ArrayBuffer) return new Uint8Array(value);
+  throw new TypeError(`A response body stream must produce Uint8Array chunks, got ${describeValue(value)}.`);
 }
 
-async function readStreamBytes(stream) {
+async function pumpStream(stream, invocation) {
   const reader = stream.getReader();
-  const chunks = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    if (!ArrayBuffer.isView(value) && !(value instanceof ArrayBuffer)) {
-      throw new TypeError(`A response body stream must produce Uint8Array chunks, got ${describeValue(value)}.`);
+  try {
+    for (;;) {
+      while (invocation.outboxBytes >= OUTBOX_HIGH_WATER && current === invocation) {
+        await new Promise((resolve) => { invocation.drained = resolve; });
+      }
+      if (current !== invocation) break; // the invocation ended (a limit, the platform)
+      const { done, value } = await reader.read();
+      if (done) break;
+      const chunk = chunkBytes(value);
+      if (chunk.length === 0) continue;
+      invocation.outbox.push(bytesToBase64(chunk));
+      invocation.outboxBytes += chunk.length;
+      ringHost();
     }
-    const chunk = value instanceof ArrayBuffer
-      ? new Uint8Array(value)
-      : new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
-    total += chunk.length;
-    if (total > MAX_RESPONSE_BYTES) {
-      await reader.cancel();
-      throw new RangeError(`The response body is larger than ${MAX_RESPONSE_BYTES} bytes.`);
+  } catch (err) {
+    invocation.streamError = err;
+    try {
+      reader.cancel(err).catch(() => {});
+    } catch {
+      // the stream is already errored
     }
-    chunks.push(chunk);
   }
-  return concatChunks(chunks, total);
+  invocation.streaming = false;
+  ringHost();
 }
 
-// What the host sends: status, headers, and the body as text or as latin-1 bytes.
-async function toHostResponse(value) {
+// What the host sends: status, headers, and the body as text, as base64 bytes, or as a
+// stream whose chunks follow.
+function toHostResponse(value, invocation) {
   if (!(value instanceof Response)) {
     throw new TypeError(`The fetch handler must return a Response, got ${describeValue(value)}.`);
   }
@@ -155,12 +163,12 @@ async function toHostResponse(value) {
   if (parts.body !== null) {
     if (typeof parts.body.text === "string") {
       body = { text: parts.body.text };
+    } else if (parts.body.bytes !== undefined) {
+      body = { base64: bytesToBase64(parts.body.bytes) };
     } else {
-      const bytes = parts.body.bytes !== undefined ? parts.body.bytes : await readStreamBytes(parts.body.stream);
-      if (bytes.length > MAX_RESPONSE_BYTES) {
-        throw new RangeError(`The response body is larger than ${MAX_RESPONSE_BYTES} bytes.`);
-      }
-      body = { bytes: bytesToLatin1(bytes) };
+      invocation.streaming = true;
+      pumpStream(parts.body.stream, invocation);
+      body = { stream: true };
     }
   }
   return { status: parts.status, statusText: parts.statusText, headers: parts.headers, body };

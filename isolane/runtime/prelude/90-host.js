@@ -74,16 +74,25 @@ function settleResponse(response) {
 
 function state() {
   if (current === null) return '{"done":false,"idle":true,"next":null}';
-  let response = "";
+  let news = "";
   if (current.response !== null && !current.responseSent) {
     current.responseSent = true;
-    response = `"response":${JSON.stringify(current.response)},`;
+    news = `"response":${JSON.stringify(current.response)},`;
   }
-  if (!current.settled || current.waiting > 0) return `{"done":false,${response}"next":${nextDeadline()}}`;
+  if (current.outbox.length > 0) {
+    news += `"chunks":${JSON.stringify(current.outbox)},`;
+    current.outbox = [];
+    current.outboxBytes = 0;
+    const drained = current.drained;
+    current.drained = null;
+    if (drained !== null) drained();
+  }
+  if (!current.settled || current.waiting > 0 || current.streaming) return `{"done":false,${news}"next":${nextDeadline()}}`;
   const finished = current;
   current = null;
   clearTimers();
-  return `{"done":true,${response}"result":${finished.result},"error":${JSON.stringify(finished.error)},"logs":${JSON.stringify(resetLogs())}}`;
+  if (finished.streamError !== null && finished.error === null) finished.error = describeError(finished.streamError);
+  return `{"done":true,${news}"result":${finished.result},"error":${JSON.stringify(finished.error)},"logs":${JSON.stringify(resetLogs())}}`;
 }
 
 function step(body) {
@@ -99,7 +108,19 @@ function step(body) {
 function begin() {
   resetLogs();
   clearTimers();
-  current = { settled: false, result: "null", error: null, response: null, responseSent: false, waiting: 0 };
+  current = {
+    settled: false,
+    result: "null",
+    error: null,
+    response: null, // a fetch handler's response head (and body unless streamed), for the host
+    responseSent: false,
+    waiting: 0, // ctx.waitUntil promises not yet settled
+    streaming: false, // a response body stream still being pumped
+    streamError: null,
+    outbox: [], // latin-1 chunks of the streamed body, until the host takes them
+    outboxBytes: 0,
+    drained: null, // resumes a paused pump once the host took the outbox
+  };
   return current;
 }
 
@@ -167,16 +188,16 @@ const host = Object.freeze({
       }
     });
   },
-  // Workers: one HTTP request for the fetch handler. `body` is latin-1 bytes or null.
+  // Workers: one HTTP request for the fetch handler. `body` is base64 bytes or null.
   fetch(method, url, headers, body) {
     return step(() => {
       const invocation = begin();
       try {
         const handler = requireHandler("fetch");
-        const request = newIncomingRequest(method, url, headers, body === null ? null : latin1ToBytes(body));
+        const request = newIncomingRequest(method, url, headers, body === null ? null : base64ToBytes(body));
         Promise.resolve(handler(request, makeContext(invocation)))
-          .then(toHostResponse)
-          .then(settleResponse, (err) => settle(false, err));
+          .then((response) => settleResponse(toHostResponse(response, invocation)))
+          .catch((err) => settle(false, err));
       } catch (err) {
         settle(false, err);
       }
@@ -185,17 +206,15 @@ const host = Object.freeze({
   // Runs the request/response machinery once in a fresh isolate, before any tenant code,
   // so V8 has compiled it (lazily, per isolate) before the first real request pays for it.
   warmup() {
-    const request = newIncomingRequest("POST", "http://warm.up.localhost/a/b?c=d", [["content-type", "text/plain"], ["x-a", "b"]], latin1ToBytes("hi"));
+    const request = newIncomingRequest("POST", "http://warm.up.localhost/a/b?c=d", [["content-type", "text/plain"], ["x-a", "b"]], base64ToBytes("aGk="));
     const url = new URL(request.url);
     url.searchParams.get("c");
     request.headers.get("x-a");
-    const pending = [
-      request.text(),
-      toHostResponse(new Response("ok", { status: 201, headers: { "x-b": "c" } })),
-      toHostResponse(Response.json({ a: [1] })),
-      toHostResponse(new Response(new TextEncoder().encode("bytes"))),
-    ];
-    Promise.all(pending).catch(() => {});
+    const scratch = { streaming: false };
+    toHostResponse(new Response("ok", { status: 201, headers: { "x-b": "c" } }), scratch);
+    toHostResponse(Response.json({ a: [1] }), scratch);
+    toHostResponse(new Response(new TextEncoder().encode("bytes")), scratch);
+    request.text().catch(() => {});
     resetLogs();
     return "ok";
   },
