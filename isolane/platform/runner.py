@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from isolane.clock import now_ms
@@ -42,6 +42,7 @@ class Runner:
         *,
         call: dict[str, Any] | None = None,
         on_event: Callable[[dict[str, Any]], None] | None = None,
+        body: AsyncIterator[bytes] | None = None,
         source_map: SourceMap | None = None,
         record_id: str | None = None,
     ) -> tuple[ExecutionResult, InvocationRecord]:
@@ -58,7 +59,7 @@ class Runner:
                 on_event(event)
 
         result = await self._supervisor.invoke(
-            ref, limits, load_code, call, observe if call is not None and call.get("op") == "fetch" else None
+            ref, limits, load_code, call, observe if call is not None and call.get("op") == "fetch" else None, body
         )
         result.error = map_error(result.error, script_file_name(ref), source_map)
         if status is None and result.outcome is not Outcome.OK and call is not None and call.get("op") == "fetch":

@@ -16,7 +16,7 @@ import os
 import signal
 import sys
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import Any
 
@@ -65,6 +65,8 @@ class Invocation:
         self._timer: asyncio.TimerHandle | None = None
         self._step_future: asyncio.Future[Any] | None = None
         self._unacked = 0  # streamed bytes the client has not taken yet
+        # Request body pieces to hand to the isolate: (base64 chunk or None at the end, error).
+        self._feed: deque[tuple[str | None, str | None]] = deque()
 
     # Called from the watchdog thread: reads only thread-safe facts.
     def over_limit(self, now: float) -> Outcome | None:
@@ -85,6 +87,12 @@ class Invocation:
 
     def ring(self) -> None:
         self._rung = True
+        self._wake.set()
+
+    def feed(self, piece: tuple[str | None, str | None]) -> None:
+        """A piece of the streamed request body: (base64 chunk, None), (None, None) at its
+        end, or (None, message) when it failed (e.g. it grew past the size limit)."""
+        self._feed.append(piece)
         self._wake.set()
 
     def acknowledge(self, size: int) -> None:
@@ -119,7 +127,7 @@ class Invocation:
                     on_event({"event": "chunk", "chunks": chunks})
                 self._arm_timer(state.get("next"))
                 # While the client lags, leave chunks in the isolate: its pump pauses.
-                while not (self._timer_due or (self._rung and self._unacked <= STREAM_WINDOW_BYTES)):
+                while not (self._timer_due or self._feed or (self._rung and self._unacked <= STREAM_WINDOW_BYTES)):
                     await self._wake.wait()
                     self._wake.clear()
                     if self.verdict is not None:
@@ -130,6 +138,9 @@ class Invocation:
                 if self._timer_due:
                     self._timer_due = False
                     state = await self._step("__isolane.fire()")
+                    settled_in_step = True
+                elif self._feed:
+                    state = await self._step(f"__isolane.feed({orjson.dumps(self._feed.popleft()).decode()[1:-1]})")
                     settled_in_step = True
                 elif self._rung:
                     self._rung = False
@@ -218,7 +229,7 @@ def _first_step(call: dict[str, Any]) -> str:
     if op == "fetch":
         headers = [[str(name), str(value)] for name, value in call["headers"]]
         body = call.get("body")
-        args = [str(call["method"]), str(call["url"]), headers, None if body is None else str(body)]
+        args = [str(call["method"]), str(call["url"]), headers, None if body is None else str(body), bool(call.get("stream"))]
         return f"__isolane.fetch({orjson.dumps(args).decode('utf-8')[1:-1]})"
     raise ValueError(f"unknown call {op!r}")
 
@@ -249,6 +260,7 @@ class Executor:
         self._watchdog = Watchdog(self._loop, self._closer, self._fatal, memory_limit_mb * 1024 * 1024)
         self._running: set[Invocation] = set()
         self._by_request: dict[Any, Invocation] = {}
+        self._feeds: dict[Any, deque[tuple[str | None, str | None]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
     def _fatal(self, reason: str) -> None:
@@ -266,6 +278,16 @@ class Executor:
             if run is not None:
                 run.acknowledge(int(message.get("bytes") or 0))
             return
+        if op == "feed":  # a piece of a streamed request body
+            pending = self._feeds.get(message.get("id"))
+            if pending is not None:
+                pending.append((message.get("chunk"), message.get("error")))
+                run = self._by_request.get(message.get("id"))
+                if run is not None:
+                    run.feed(pending.popleft())
+            return
+        if op == "invoke" and (message.get("call") or {}).get("stream"):
+            self._feeds[message.get("id")] = deque()  # feed frames may come before it starts
         handler = {"invoke": self._invoke, "check": self._check, "stats": self._stats}.get(str(op))
         if handler is None:
             self._send({"id": message.get("id"), "error": f"unknown op {op!r}"})
@@ -275,6 +297,12 @@ class Executor:
         task.add_done_callback(self._tasks.discard)
 
     async def _invoke(self, message: dict[str, Any]) -> None:
+        try:
+            await self._invoke_now(message)
+        finally:
+            self._feeds.pop(message["id"], None)
+
+    async def _invoke_now(self, message: dict[str, Any]) -> None:
         request_id = message["id"]
         key = tuple(message["key"])
         limits = Limits.from_wire(message["limits"])
@@ -307,6 +335,9 @@ class Executor:
         state: dict[str, Any] = {}
         try:
             self._by_request[request_id] = run
+            for chunk in self._feeds.get(request_id, ()):
+                run.feed(chunk)
+            self._feeds.get(request_id, deque()).clear()
             state = await run.drive(first_step, lambda event: self._send({"id": request_id, **event}))
             outcome = Outcome.OK if state.get("error") is None else Outcome.EXCEPTION
             healthy = True

@@ -20,7 +20,8 @@ import signal
 import sys
 import tempfile
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from base64 import b64encode
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,10 @@ class CheckResult:
     message: str = ""
     line: int | None = None
     column: int | None = None
+
+
+class BodyError(Exception):
+    """A streamed request body failed (too large, client gone): the script's stream errors."""
 
 
 class ExecutorLost(Exception):
@@ -199,6 +204,7 @@ class ExecutorProcess:
         message: dict[str, Any],
         deadline: float,
         on_event: Callable[[dict[str, Any]], None] | None = None,
+        feed: AsyncIterator[bytes] | None = None,
     ) -> dict[str, Any]:
         """Send `message` and await its reply; past `deadline` seconds, kill the executor.
         Events the executor sends about the request before replying go to `on_event`."""
@@ -215,6 +221,7 @@ class ExecutorProcess:
             self._pending.pop(request_id, None)
             self._listeners.pop(request_id, None)
             raise ExecutorLost(Outcome.CANCELED) from exc
+        feeding = asyncio.create_task(self._feed(request_id, feed)) if feed is not None else None
         try:
             return await asyncio.wait_for(asyncio.shield(future), deadline)
         except TimeoutError:
@@ -226,6 +233,22 @@ class ExecutorProcess:
             self._pending.pop(request_id, None)
             self._blame.pop(request_id, None)
             self._listeners.pop(request_id, None)
+            if feeding is not None:
+                feeding.cancel()
+
+    async def _feed(self, request_id: int, chunks: AsyncIterator[bytes]) -> None:
+        """Stream a request body to the executor: base64 pieces, then None."""
+        error: str | None = None
+        try:
+            async for chunk in chunks:
+                if self.exited.is_set() or self.process is None or self.process.stdin is None:
+                    return
+                self.process.stdin.write(protocol.encode({"op": "feed", "id": request_id, "chunk": b64encode(chunk).decode("ascii")}))
+                await self.process.stdin.drain()
+        except BodyError as exc:
+            error = str(exc)
+        if not self.exited.is_set() and self.process is not None and self.process.stdin is not None:
+            self.process.stdin.write(protocol.encode({"op": "feed", "id": request_id, "chunk": None, "error": error}))
 
     def acknowledge(self, request_id: int, size: int) -> None:
         """Tell the executor the client took `size` streamed bytes of request `request_id`."""
@@ -322,12 +345,14 @@ class Supervisor:
         load_code: Callable[[], Awaitable[ScriptCode]],
         call: dict[str, Any] | None = None,
         on_event: Callable[[dict[str, Any]], None] | None = None,
+        body: AsyncIterator[bytes] | None = None,
     ) -> ExecutionResult:
         """Run `call` (default: a seed run) on `ref`. A fetch handler's response head and
         streamed body chunks go to `on_event` as they come, before the invocation ends
         (`{"event": "response", "response"}`, `{"event": "chunk", "chunks", "ack"}`, chunks in
         base64; calling
-        `ack(size)` once the client took a chunk lets more flow)."""
+        `ack(size)` once the client took a chunk lets more flow). A request `body` given as
+        an iterator streams to the handler while it runs (`call["stream"]`)."""
         executor = self._choose(ref.key)
         message: dict[str, Any] = {
             "op": "invoke",
@@ -340,9 +365,10 @@ class Supervisor:
 
         deadline = limits.wall_ms / 1000 + DEADLINE_GRACE_SECONDS
         try:
-            if not executor.is_warm(ref.key):
+            # A streamed body can be sent once only: then the code always goes along.
+            if body is not None or not executor.is_warm(ref.key):
                 _attach(message, await load_code())
-            reply = await executor.request(message, deadline, on_event)
+            reply = await executor.request(message, deadline, on_event, body)
             if reply.get("need_code"):
                 _attach(message, await load_code())
                 reply = await executor.request(message, deadline, on_event)

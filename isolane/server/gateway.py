@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from base64 import b64decode, b64encode
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import orjson
@@ -26,6 +26,7 @@ from isolane.platform.names import DNS_LABEL
 from isolane.platform.runner import ERROR_STATUS
 from isolane.platform.scripts import Deployment
 from isolane.sandbox.outcomes import Outcome
+from isolane.sandbox.supervisor import BodyError
 
 log = logging.getLogger(__name__)
 
@@ -96,21 +97,37 @@ async def send_json(send: Send, status: int, body: dict[str, Any], headers: list
     await send({"type": "http.response.body", "body": payload})
 
 
-async def read_body(receive: Receive, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"the request body is over the limit of {limit} bytes", code="request_too_large", limit=limit)
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
+async def request_body(scope: Scope, receive: Receive, limit: int) -> tuple[bytes | None, AsyncIterator[bytes] | None]:
+    """The body whole when it came in one piece, else an iterator that streams it on."""
+    declared = _header(scope, b"content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"the request body is over the limit of {limit} bytes", code="request_too_large", limit=limit)
+    first = await receive()
+    if first["type"] == "http.disconnect":
+        return b"", None
+    body = first.get("body", b"")
+    if len(body) > limit:
+        raise PayloadTooLarge(f"the request body is over the limit of {limit} bytes", code="request_too_large", limit=limit)
+    if not first.get("more_body", False):
+        return body, None
+
+    async def rest() -> AsyncIterator[bytes]:
+        size = len(body)
+        yield body
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise BodyError("the client went away before sending the whole request body")
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise BodyError(f"the request body is over the limit of {limit} bytes")
+            if chunk:
+                yield chunk
+            if not message.get("more_body", False):
+                return
+
+    return None, rest()
 
 
 class InvocationGateway:
@@ -154,7 +171,7 @@ class InvocationGateway:
                 f"script {target.script!r} has no fetch handler (its handlers: {', '.join(deployment.handlers) or 'none'})",
                 code="no_fetch_handler",
             )
-        body = await read_body(receive, settings.max_request_bytes)
+        body, body_stream = await request_body(scope, receive, settings.max_request_bytes)
         host = f"{target.script}.{target.namespace}.{settings.dispatch_domain}"
         query = scope.get("query_string", b"")
         url = f"http://{host}{target.path}" + (f"?{query.decode('latin-1')}" if query else "")
@@ -166,10 +183,13 @@ class InvocationGateway:
             "url": url,
             "headers": headers,
             "body": b64encode(body).decode("ascii") if body else None,
+            "stream": body_stream is not None,
         }
-        await self._run(services, deployment, call, send)
+        await self._run(services, deployment, call, body_stream, send)
 
-    async def _run(self, services: Any, deployment: Deployment, call: dict[str, Any], send: Send) -> None:
+    async def _run(
+        self, services: Any, deployment: Deployment, call: dict[str, Any], body: AsyncIterator[bytes] | None, send: Send
+    ) -> None:
         loop = asyncio.get_running_loop()
         events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
 
@@ -185,6 +205,7 @@ class InvocationGateway:
                 load_code,
                 call=call,
                 on_event=events.put_nowait,
+                body=body,
                 source_map=await services.scripts.source_map(deployment),
                 record_id=record_id,
             )

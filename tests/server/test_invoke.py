@@ -325,3 +325,48 @@ def test_stream_that_fails_midway_truncates_the_response(server, admin: httpx.Cl
         record = _record(admin_client, record_id)
     assert record["outcome"] == "exception" and "the stream broke" in record["error"]["message"]
     assert invoke(server, "shop", "echo").status_code == 200
+
+
+def test_request_body_streams_into_the_running_handler(server, admin: httpx.Client) -> None:
+    deploy(
+        admin,
+        "arrivals",
+        """export default { async fetch(request) {
+          const started = Date.now();
+          const seen = [];
+          for await (const chunk of request.body) seen.push([chunk.length, Date.now() - started]);
+          return Response.json(seen);
+        } };""",
+        ns="shop",
+    )
+
+    def slow_body():
+        for index in range(3):
+            if index:
+                time.sleep(0.3)
+            yield b"x" * 1000
+
+    seen = invoke(server, "shop", "arrivals", method="POST", content=slow_body()).json()
+    assert sum(size for size, _ in seen) == 3000
+    assert seen[0][1] < 150 and seen[-1][1] >= 500  # the handler read the first piece long before the last
+
+
+def test_streamed_request_body_over_the_limit_errors_the_stream(make_server) -> None:
+    small = make_server("--max-request-bytes", "1000")
+    with small.admin() as admin:
+        deploy(
+            admin,
+            "reader",
+            """export default { async fetch(request) {
+              try { await request.text(); return new Response("read it all"); }
+              catch (err) { return new Response(`${err.name}: ${err.message}`, { status: 413 }); }
+            } };""",
+        )
+
+    def chunked():
+        for _ in range(3):
+            yield b"y" * 600
+            time.sleep(0.05)
+
+    response = invoke(small, "default", "reader", method="POST", content=chunked())
+    assert response.status_code == 413 and response.text.startswith("TypeError") and "limit" in response.text

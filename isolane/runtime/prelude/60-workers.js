@@ -111,6 +111,20 @@ function describeValue(value) {
   return name ? `an instance of ${name}` : "an object";
 }
 
+// A request body the host streams in: chunks arrive through host.feed, in order.
+function incomingBodyStream(feed) {
+  return new ReadableStream({
+    async pull(controller) {
+      while (feed.chunks.length === 0 && !feed.ended) {
+        await new Promise((resolve) => { feed.waiter = resolve; });
+      }
+      if (feed.chunks.length > 0) controller.enqueue(feed.chunks.shift());
+      else if (feed.error !== null) controller.error(feed.error);
+      else controller.close();
+    },
+  });
+}
+
 // A streamed response body leaves the isolate chunk by chunk: the pump reads the stream
 // into the invocation's outbox and rings the host, which takes the chunks with its next
 // state. Past this many bytes waiting for the host the pump pauses (backpressure: the host

@@ -120,6 +120,7 @@ function begin() {
     outbox: [], // latin-1 chunks of the streamed body, until the host takes them
     outboxBytes: 0,
     drained: null, // resumes a paused pump once the host took the outbox
+    feed: { chunks: [], ended: false, error: null, waiter: null }, // a request body the host streams in
   };
   return current;
 }
@@ -188,13 +189,15 @@ const host = Object.freeze({
       }
     });
   },
-  // Workers: one HTTP request for the fetch handler. `body` is base64 bytes or null.
-  fetch(method, url, headers, body) {
+  // Workers: one HTTP request for the fetch handler. `body` is base64 bytes, or null; with
+  // `streamed`, the body arrives afterwards through `feed`.
+  fetch(method, url, headers, body, streamed) {
     return step(() => {
       const invocation = begin();
       try {
         const handler = requireHandler("fetch");
-        const request = newIncomingRequest(method, url, headers, body === null ? null : base64ToBytes(body));
+        const requestBody = streamed ? incomingBodyStream(invocation.feed) : body === null ? null : base64ToBytes(body);
+        const request = newIncomingRequest(method, url, headers, requestBody);
         Promise.resolve(handler(request, makeContext(invocation)))
           .then((response) => settleResponse(toHostResponse(response, invocation)))
           .catch((err) => settle(false, err));
@@ -217,6 +220,20 @@ const host = Object.freeze({
     request.text().catch(() => {});
     resetLogs();
     return "ok";
+  },
+  // The next piece of a streamed request body (base64), or null at its end; `error` says
+  // why the body failed.
+  feed(chunk, error) {
+    return step(() => {
+      if (current === null) return;
+      const feed = current.feed;
+      if (error !== null) feed.error = new TypeError(error);
+      if (chunk === null) feed.ended = true;
+      else feed.chunks.push(base64ToBytes(chunk));
+      const waiter = feed.waiter;
+      feed.waiter = null;
+      if (waiter !== null) waiter();
+    });
   },
   poll() {
     return state();
