@@ -92,7 +92,7 @@ def serve(
     """
     import uvicorn
 
-    from isolane.server.app import create_app
+    from isolane.server.app import create_server_app
 
     if insecure_no_auth and not _is_loopback(host):
         raise typer.BadParameter("--insecure-no-auth is refused unless --host is a loopback address", param_hint="--insecure-no-auth")
@@ -114,7 +114,7 @@ def serve(
     )
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     uvicorn.run(
-        create_app(settings),
+        create_server_app(settings),
         host=host,
         port=port,
         loop="uvloop",

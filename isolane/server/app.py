@@ -102,6 +102,12 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     for module in (health, tokens, namespaces, scripts, seed, invocations, system):
         app.include_router(module.router)
-    app.add_middleware(InvocationGateway, services=lambda: app.state.services)
     document_invocation(app)
     return app
+
+
+def create_server_app(settings: Settings) -> InvocationGateway:
+    """What `isolane serve` runs: the invocation gateway in front of the API app, outermost,
+    so that invocations skip the API's middleware (they produce their own JSON errors)."""
+    app = create_app(settings)
+    return InvocationGateway(app, services=lambda: app.state.services)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from base64 import b64decode, b64encode
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -191,7 +192,7 @@ class InvocationGateway:
         self, services: Any, deployment: Deployment, call: dict[str, Any], body: AsyncIterator[bytes] | None, send: Send
     ) -> None:
         loop = asyncio.get_running_loop()
-        events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        events = _Events(loop)
 
         async def load_code() -> Any:
             return await services.scripts.code(deployment)
@@ -204,13 +205,14 @@ class InvocationGateway:
                 "fetch",
                 load_code,
                 call=call,
-                on_event=events.put_nowait,
+                on_event=events.put,
                 body=body,
                 source_map=await services.scripts.source_map(deployment),
                 record_id=record_id,
             )
         )
-        head = await _next_event(events, run)
+        run.add_done_callback(events.end)
+        head = await events.next()
         if head is None or head["event"] != "response":  # it failed before responding
             result, _ = run.result()
             outcome = result.outcome if result.outcome is not Outcome.OK else Outcome.EXCEPTION
@@ -231,7 +233,7 @@ class InvocationGateway:
             await _send_whole(send, response, record_id)
             return
         await send({"type": "http.response.start", "status": int(response.get("status", 200)), "headers": _headers(response, record_id)})
-        while (event := await _next_event(events, run)) is not None:
+        while (event := await events.next()) is not None:
             for chunk in event["chunks"]:
                 data = b64decode(chunk)
                 await send({"type": "http.response.body", "body": data, "more_body": True})
@@ -243,15 +245,38 @@ class InvocationGateway:
         # the client sees a truncated body rather than a complete wrong one.
 
 
-async def _next_event(events: asyncio.Queue[dict[str, Any]], run: asyncio.Task[Any]) -> dict[str, Any] | None:
-    """The invocation's next event, or None once it has ended with none left."""
-    if events.empty() and not run.done():
-        getter = asyncio.ensure_future(events.get())
-        await asyncio.wait((getter, run), return_when=asyncio.FIRST_COMPLETED)
-        if getter.done():
-            return getter.result()
-        getter.cancel()
-    return None if events.empty() else events.get_nowait()
+class _Events:
+    """An invocation's events, in order, until it has ended (lighter than a Queue + wait)."""
+
+    __slots__ = ("_ended", "_items", "_loop", "_waiter")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._items: deque[dict[str, Any]] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._ended = False
+
+    def put(self, event: dict[str, Any]) -> None:
+        self._items.append(event)
+        self._wake()
+
+    def end(self, _run: object = None) -> None:
+        self._ended = True
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def next(self) -> dict[str, Any] | None:
+        """The next event, or None once the invocation has ended with none left."""
+        while not self._items:
+            if self._ended:
+                return None
+            self._waiter = self._loop.create_future()
+            await self._waiter
+            self._waiter = None
+        return self._items.popleft()
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
