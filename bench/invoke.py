@@ -10,9 +10,11 @@ one run, not across runs.
 from __future__ import annotations
 
 import argparse
+import http.client
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 from common import executor_rss, report, run_wrk, wrk_percentile_ms, wrk_rate
@@ -33,12 +35,22 @@ def deploy(client: httpx.Client, name: str, n: int = 0) -> None:
     response.raise_for_status()
 
 
-def timed_invoke(client: httpx.Client, name: str) -> float:
-    started = time.perf_counter()
-    response = client.get(f"/v1/namespaces/default/scripts/{name}/invoke")
-    elapsed = time.perf_counter() - started
-    assert response.status_code == 200 and response.text.startswith("hello"), response.text
-    return elapsed
+class Timer:
+    """Sequential GETs on one keep-alive connection with the standard library's client, which
+    adds far less of its own time than httpx (~0.1 ms against ~0.9 ms here)."""
+
+    def __init__(self, url: str) -> None:
+        parsed = urlsplit(url)
+        self._connection = http.client.HTTPConnection(parsed.hostname, parsed.port)
+
+    def invoke(self, name: str) -> float:
+        started = time.perf_counter()
+        self._connection.request("GET", f"/v1/namespaces/default/scripts/{name}/invoke")
+        response = self._connection.getresponse()
+        body = response.read()
+        elapsed = time.perf_counter() - started
+        assert response.status == 200 and body.startswith(b"hello"), body
+        return elapsed
 
 
 def main() -> None:
@@ -57,11 +69,12 @@ def main() -> None:
         try:
             with httpx.Client(base_url=cold.url, headers=HEADERS, timeout=30) as client:
                 deploy(client, "hello")
+                timer = Timer(cold.url)
                 for _ in range(20):
-                    timed_invoke(client, "hello")
+                    timer.invoke("hello")
                 samples = []
                 for _ in range(args.cold):
-                    samples.append(timed_invoke(client, "hello"))
+                    samples.append(timer.invoke("hello"))
                     time.sleep(0.005)  # let the spare isolate be replaced, as between real requests
                 report("cold start (new isolate every request)", samples)
         finally:
@@ -71,12 +84,13 @@ def main() -> None:
         try:
             with httpx.Client(base_url=server.url, headers=HEADERS, timeout=30) as client:
                 deploy(client, "hello")
+                timer = Timer(server.url)
                 first = []
                 for i in range(args.first):
                     deploy(client, f"first-{i}", i)
-                    first.append(timed_invoke(client, f"first-{i}"))
+                    first.append(timer.invoke(f"first-{i}"))
                 report("first invocation after upload", first)
-                report("warm, httpx client", [timed_invoke(client, "hello") for _ in range(1000)])
+                report("warm, http.client", [timer.invoke("hello") for _ in range(1000)])
 
                 url = f"{server.url}/v1/namespaces/default/scripts/hello/invoke"
                 serial = run_wrk(url, args.seconds, 1)

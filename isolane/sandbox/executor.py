@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import ctypes
+import gc
 import logging
 import os
 import signal
@@ -510,6 +511,8 @@ async def _serve(args: argparse.Namespace, out_fd: int) -> None:
     transport, proto = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, os.fdopen(out_fd, "wb"))
     writer = asyncio.StreamWriter(transport, proto, None, loop)
     executor = Executor(writer, cache_size=args.cache_size, spares=args.spares, memory_limit_mb=args.memory_limit_mb)
+    gc.collect()
+    gc.freeze()  # start-up objects need no more collecting: keeps full collections short
     try:
         while (message := await protocol.read_message(reader)) is not None:
             executor.dispatch(message)
