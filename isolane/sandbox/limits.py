@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -13,7 +13,8 @@ class Limits:
     memory_mb: int = 128
 
     def to_wire(self) -> dict[str, Any]:
-        return asdict(self)
+        # Plain construction: dataclasses.asdict costs microseconds on the invocation path.
+        return {"cpu_ms": self.cpu_ms, "wall_ms": self.wall_ms, "memory_mb": self.memory_mb}
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> Limits:

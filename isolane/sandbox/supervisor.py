@@ -222,19 +222,23 @@ class ExecutorProcess:
             self._listeners.pop(request_id, None)
             raise ExecutorLost(Outcome.CANCELED) from exc
         feeding = asyncio.create_task(self._feed(request_id, feed)) if feed is not None else None
+        # A plain timer rather than wait_for(shield(...)): this runs for every invocation.
+        overdue = asyncio.get_running_loop().call_later(deadline, self._overdue, request_id, deadline)
         try:
-            return await asyncio.wait_for(asyncio.shield(future), deadline)
-        except TimeoutError:
-            log.error("executor %s did not answer within %.1f s: killing it", self.pid, deadline)
-            self._blame[request_id] = Outcome.EXCEEDED_WALL_TIME
-            self.kill()
-            return await future  # raises ExecutorLost once the reader sees the exit
+            return await future  # raises ExecutorLost if the executor dies (or is killed)
         finally:
+            overdue.cancel()
             self._pending.pop(request_id, None)
             self._blame.pop(request_id, None)
             self._listeners.pop(request_id, None)
             if feeding is not None:
                 feeding.cancel()
+
+    def _overdue(self, request_id: int, deadline: float) -> None:
+        if request_id in self._pending:
+            log.error("executor %s did not answer within %.1f s: killing it", self.pid, deadline)
+            self._blame[request_id] = Outcome.EXCEEDED_WALL_TIME
+            self.kill()
 
     async def _feed(self, request_id: int, chunks: AsyncIterator[bytes]) -> None:
         """Stream a request body to the executor: base64 pieces, then None."""
