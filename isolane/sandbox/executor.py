@@ -56,6 +56,7 @@ class Invocation:
         self.isolate = isolate
         self.limits = limits
         self.verdict: Outcome | None = None
+        self.rss_baseline = 0  # set by the watchdog
         self.started = time.monotonic()
         self.deadline = self.started + limits.wall_ms / 1000
         self.cpu_start = isolate.cpu_ns()
