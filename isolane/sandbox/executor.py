@@ -27,7 +27,7 @@ import orjson
 from isolane.runtime import host
 from isolane.sandbox import protocol
 from isolane.sandbox.engine import Isolate, OutOfMemory, ScriptError, Terminated
-from isolane.sandbox.isolates import Closer, IsolateCache, IsolateFactory
+from isolane.sandbox.isolates import Closer, IsolateCache, IsolateFactory, fresh_entropy
 from isolane.sandbox.limits import Limits
 from isolane.sandbox.outcomes import Outcome
 from isolane.sandbox.watchdog import Watchdog, rss_bytes
@@ -417,8 +417,9 @@ class Executor:
         isolate.bind(self._loop, _ignore)
         args = orjson.dumps([kind, name, code, env]).decode("utf-8")[1:-1]
         try:
+            # Reseeded for each script: no two scripts ever draw from one generator state.
             await asyncio.wait_for(
-                isolate.eval(f"__isolane.load({args})"),
+                isolate.eval(f'__isolane.seed("{fresh_entropy()}"); __isolane.load({args})'),
                 CHECK_TIMEOUT_SECONDS,
             )
         except BaseException:

@@ -189,6 +189,12 @@ const host = Object.freeze({
     new Function(source);
     return "ok";
   },
+  // Fresh host entropy for the isolate's random number generator (crypto.getRandomValues):
+  // given when the isolate is prepared and again when a script is loaded into it.
+  seed(entropy) {
+    if (typeof seedRandom === "function") seedRandom(base64ToBytes(entropy));
+    return "ok";
+  },
   load(kind, name, source, env) {
     if (script !== null) throw new Error("this isolate already holds a script");
     script = { kind, name, source: `${source}\n//# sourceURL=${name}`, env: env || {}, worker: null };
