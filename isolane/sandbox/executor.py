@@ -308,6 +308,11 @@ class Executor:
             if run is not None:
                 run.acknowledge(int(message.get("bytes") or 0))
             return
+        if op == "cancel":  # the client went away
+            run = self._by_request.get(message.get("id"))
+            if run is not None and run.verdict is None:
+                run.abort(Outcome.CANCELED)
+            return
         if op == "feed":  # a piece of a streamed request body
             pending = self._feeds.get(message.get("id"))
             if pending is not None:
