@@ -18,14 +18,16 @@ import signal
 import sys
 import time
 from collections import OrderedDict, deque
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 
+from isolane.runtime import host
 from isolane.sandbox import protocol
 from isolane.sandbox.engine import Isolate, OutOfMemory, ScriptError, Terminated
-from isolane.sandbox.isolates import Closer, IsolateCache, IsolateFactory
+from isolane.sandbox.isolates import Closer, IsolateCache, IsolateFactory, fresh_entropy
 from isolane.sandbox.limits import Limits
 from isolane.sandbox.outcomes import Outcome
 from isolane.sandbox.watchdog import Watchdog, rss_bytes
@@ -35,6 +37,7 @@ log = logging.getLogger("isolane.executor")
 IDLE_CPU_BUDGET_NS = 20_000_000  # an idle isolate burning more than this is running away
 CODE_CACHE_ENTRIES = 64
 CHECK_TIMEOUT_SECONDS = 10.0
+HOST_THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="host-call")
 # Bytes of a streamed response sent to the supervisor and not yet acknowledged (written to
 # the client) past which the executor stops taking chunks from the isolate.
 STREAM_WINDOW_BYTES = 1024 * 1024
@@ -56,6 +59,7 @@ class Invocation:
         self.isolate = isolate
         self.limits = limits
         self.verdict: Outcome | None = None
+        self.rss_baseline = 0  # set by the watchdog
         self.started = time.monotonic()
         self.deadline = self.started + limits.wall_ms / 1000
         self.cpu_start = isolate.cpu_ns()
@@ -66,6 +70,7 @@ class Invocation:
         self._timer: asyncio.TimerHandle | None = None
         self._step_future: asyncio.Future[Any] | None = None
         self._unacked = 0  # streamed bytes the client has not taken yet
+        self._host_cpu_ns = 0  # CPU the host spent on this invocation's host calls
         # Request body pieces to hand to the isolate: (base64 chunk or None at the end, error).
         self._feed: deque[tuple[str | None, str | None]] = deque()
 
@@ -73,7 +78,7 @@ class Invocation:
     def over_limit(self, now: float) -> Outcome | None:
         if self.isolate.heap_limit_reached():
             return Outcome.EXCEEDED_MEMORY
-        if self.isolate.cpu_ns() - self.cpu_start > self._cpu_budget_ns:
+        if self.isolate.cpu_ns() - self.cpu_start + self._host_cpu_ns > self._cpu_budget_ns:
             return Outcome.EXCEEDED_CPU
         if now >= self.deadline:
             return Outcome.EXCEEDED_WALL_TIME
@@ -105,7 +110,20 @@ class Invocation:
         return self.isolate.cpu_ns()
 
     def cpu_ms(self) -> float:
-        return max(self.isolate.cpu_ns() - self.cpu_start, 0) / 1e6
+        return max(self.isolate.cpu_ns() - self.cpu_start + self._host_cpu_ns, 0) / 1e6
+
+    async def _host_calls(self, calls: list[dict[str, Any]]) -> list[list[Any]]:
+        """Run the runtime's host calls on worker threads; their CPU counts as this
+        invocation's (the watchdog sees it once each call is done)."""
+        loop = asyncio.get_running_loop()
+        results = await asyncio.gather(
+            *(loop.run_in_executor(HOST_THREADS, _perform_timed, call.get("op"), call.get("args")) for call in calls)
+        )
+        answers = []
+        for call, (ok, value, cpu_ns) in zip(calls, results, strict=True):
+            self._host_cpu_ns += cpu_ns
+            answers.append([call.get("id"), ok, value])
+        return answers
 
     def wall_ms(self) -> float:
         return (time.monotonic() - self.started) * 1000
@@ -126,6 +144,11 @@ class Invocation:
                     chunks = state.pop("chunks")
                     self._unacked += sum(len(chunk) for chunk in chunks) * 3 // 4
                     on_event({"event": "chunk", "chunks": chunks})
+                if "calls" in state:
+                    answers = await self._host_calls(state.pop("calls"))
+                    state = await self._step(f"__isolane.reply({orjson.dumps(answers).decode()})")
+                    settled_in_step = True
+                    continue
                 self._arm_timer(state.get("next"))
                 # While the client lags, leave chunks in the isolate: its pump pauses.
                 while not (self._timer_due or self._feed or (self._rung and self._unacked <= STREAM_WINDOW_BYTES)):
@@ -216,6 +239,12 @@ class CodeCache:
             self._entries.popitem(last=False)
 
 
+def _perform_timed(op: Any, args: Any) -> tuple[bool, Any, int]:
+    started = time.thread_time_ns()
+    ok, value = host.perform(str(op), args)
+    return ok, value, time.thread_time_ns() - started
+
+
 def _js_string(text: str) -> str:
     return orjson.dumps(text).decode("utf-8")
 
@@ -278,6 +307,11 @@ class Executor:
             run = self._by_request.get(message.get("id"))
             if run is not None:
                 run.acknowledge(int(message.get("bytes") or 0))
+            return
+        if op == "cancel":  # the client went away
+            run = self._by_request.get(message.get("id"))
+            if run is not None and run.verdict is None:
+                run.abort(Outcome.CANCELED)
             return
         if op == "feed":  # a piece of a streamed request body
             pending = self._feeds.get(message.get("id"))
@@ -388,8 +422,9 @@ class Executor:
         isolate.bind(self._loop, _ignore)
         args = orjson.dumps([kind, name, code, env]).decode("utf-8")[1:-1]
         try:
+            # Reseeded for each script: no two scripts ever draw from one generator state.
             await asyncio.wait_for(
-                isolate.eval(f"__isolane.load({args})"),
+                isolate.eval(f'__isolane.seed("{fresh_entropy()}"); __isolane.load({args})'),
                 CHECK_TIMEOUT_SECONDS,
             )
         except BaseException:
@@ -510,6 +545,7 @@ async def _serve(args: argparse.Namespace, out_fd: int) -> None:
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin.buffer)
     transport, proto = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, os.fdopen(out_fd, "wb"))
     writer = asyncio.StreamWriter(transport, proto, None, loop)
+    host.load_operations()
     executor = Executor(writer, cache_size=args.cache_size, spares=args.spares, memory_limit_mb=args.memory_limit_mb)
     gc.collect()
     gc.freeze()  # start-up objects need no more collecting: keeps full collections short

@@ -12,7 +12,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
+import os
 import queue
 import threading
 import time
@@ -27,12 +29,18 @@ log = logging.getLogger(__name__)
 DOORBELL_GLOBAL = "__isolane_doorbell"
 
 
+def fresh_entropy() -> str:
+    """32 bytes from the kernel's CSPRNG, base64, for an isolate's random number generator."""
+    return base64.b64encode(os.urandom(32)).decode("ascii")
+
+
 def prepare_isolate() -> Isolate:
     """A new isolate with the runtime loaded; blocks for a few milliseconds."""
     isolate = Isolate()
     try:
         isolate.install_doorbell(DOORBELL_GLOBAL)
         isolate.eval_blocking(prelude_source())
+        isolate.eval_blocking(f'__isolane.seed("{fresh_entropy()}")')
         isolate.eval_blocking("__isolane.warmup()")
     except BaseException:
         isolate.close()

@@ -214,7 +214,9 @@ class ExecutorProcess:
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = future
         if on_event is not None:
-            self._listeners[request_id] = lambda event: on_event({**event, "ack": lambda size: self.acknowledge(request_id, size)})
+            self._listeners[request_id] = lambda event: on_event(
+                {**event, "ack": lambda size: self.acknowledge(request_id, size), "cancel": lambda: self.cancel(request_id)}
+            )
         try:
             self.process.stdin.write(protocol.encode({**message, "id": request_id}))
         except (ConnectionError, RuntimeError) as exc:
@@ -256,9 +258,16 @@ class ExecutorProcess:
 
     def acknowledge(self, request_id: int, size: int) -> None:
         """Tell the executor the client took `size` streamed bytes of request `request_id`."""
+        self._notify({"op": "ack", "id": request_id, "bytes": size})
+
+    def cancel(self, request_id: int) -> None:
+        """End invocation `request_id` (its client went away): outcome canceled."""
+        self._notify({"op": "cancel", "id": request_id})
+
+    def _notify(self, message: dict[str, Any]) -> None:
         if self.process is not None and self.process.stdin is not None and not self.exited.is_set():
             with contextlib.suppress(ConnectionError, RuntimeError):
-                self.process.stdin.write(protocol.encode({"op": "ack", "id": request_id, "bytes": size}))
+                self.process.stdin.write(protocol.encode(message))
 
     def kill(self) -> None:
         if self.process is not None and self.process.returncode is None:
@@ -353,8 +362,8 @@ class Supervisor:
     ) -> ExecutionResult:
         """Run `call` (default: a seed run) on `ref`. A fetch handler's response head and
         streamed body chunks go to `on_event` as they come, before the invocation ends
-        (`{"event": "response", "response"}`, `{"event": "chunk", "chunks", "ack"}`, chunks in
-        base64; calling
+        (`{"event": "response", "response", "cancel"}`, `{"event": "chunk", "chunks", "ack"}`,
+        chunks in base64; `cancel()` ends the invocation (its client went away); calling
         `ack(size)` once the client took a chunk lets more flow). A request `body` given as
         an iterator streams to the handler while it runs (`call["stream"]`)."""
         executor = self._choose(ref.key)
@@ -384,9 +393,9 @@ class Supervisor:
         executor.mark_warm(ref.key)
         if on_event is not None:  # what the final state held comes with the reply
             if reply.get("response") is not None:
-                on_event({"event": "response", "response": reply["response"]})
+                on_event({"event": "response", "response": reply["response"], "cancel": _ended})
             if reply.get("chunks"):
-                on_event({"event": "chunk", "chunks": reply["chunks"], "ack": _no_ack})
+                on_event({"event": "chunk", "chunks": reply["chunks"], "ack": _ended})
         return ExecutionResult.from_reply(reply)
 
     async def check(self, code: str) -> CheckResult:
@@ -418,8 +427,8 @@ class Supervisor:
         return list(await asyncio.gather(*(one(e) for e in list(self._executors))))
 
 
-def _no_ack(size: int) -> None:
-    pass
+def _ended(*_: Any) -> None:
+    """Acknowledging or cancelling an invocation that has already ended: nothing to do."""
 
 
 def _attach(message: dict[str, Any], code: ScriptCode) -> None:

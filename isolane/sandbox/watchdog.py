@@ -3,9 +3,13 @@
 A thread samples every running invocation: the CPU time of its isolate's thread (which
 covers microtasks and timer callbacks, ENGINE.md trap 1), V8's hard-heap-limit flag and the
 wall clock. V8's heap limit does not see ArrayBuffer backing stores, so the process's
-resident memory is watched too: past `rss_limit_bytes`, the invocation that used the most
-CPU since the last sample (the one allocating) is ended with exceededMemory. It only decides; the event loop ends the invocation and the `Closer` stops the
-isolate. If a close itself stalls, the executor is beyond repair and `on_fatal` is called.
+resident memory is watched too: past `rss_limit_bytes`, of the invocations during which the
+process grew by at least `RSS_GROWTH_BYTES`, the one that used the most CPU since the last
+sample (the one allocating) is ended with exceededMemory. Memory that was already resident
+when an invocation started (say, what the allocator kept after an earlier bomb) is never
+held against it. The watchdog only decides; the event loop ends the invocation and the
+`Closer` stops the isolate. If a close itself stalls, the executor is beyond repair and
+`on_fatal` is called.
 """
 
 from __future__ import annotations
@@ -22,12 +26,14 @@ from isolane.sandbox.outcomes import Outcome
 
 TICK_SECONDS = 0.002
 CLOSE_STALL_SECONDS = 2.0
+RSS_GROWTH_BYTES = 32 * 1024 * 1024
 
 
 class Watched(Protocol):
     """What the watchdog needs to know of a running invocation."""
 
     verdict: Outcome | None
+    rss_baseline: int  # resident bytes of the process when the invocation started
 
     def over_limit(self, now: float) -> Outcome | None: ...
 
@@ -46,6 +52,7 @@ class Watchdog:
     ) -> None:
         self._rss_limit = rss_limit_bytes
         self._last_cpu: dict[int, int] = {}
+        self._rss = rss_bytes()  # the latest sample
         self._loop = loop
         self._closer = closer
         self._on_fatal = on_fatal
@@ -56,6 +63,7 @@ class Watchdog:
         self._thread.start()
 
     def watch(self, run: Watched) -> None:
+        run.rss_baseline = self._rss
         with self._lock:
             self._watched[id(run)] = run
 
@@ -78,8 +86,9 @@ class Watchdog:
                 verdict = run.over_limit(now)
                 if verdict is not None:
                     self._end(run, verdict)
-            if runs and rss_bytes() > self._rss_limit:
-                self._end_heaviest(runs)
+            self._rss = rss = rss_bytes()
+            if runs and rss > self._rss_limit:
+                self._end_heaviest([run for run in runs if rss - run.rss_baseline >= RSS_GROWTH_BYTES])
             stalled = self._closer.stalled_for()
             if stalled > CLOSE_STALL_SECONDS:
                 self._on_fatal(f"closing a runaway isolate has stalled for {stalled:.1f} s")

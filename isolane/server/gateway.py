@@ -186,10 +186,16 @@ class InvocationGateway:
             "body": b64encode(body).decode("ascii") if body else None,
             "stream": body_stream is not None,
         }
-        await self._run(services, deployment, call, body_stream, send)
+        await self._run(services, deployment, call, body_stream, receive, send)
 
     async def _run(
-        self, services: Any, deployment: Deployment, call: dict[str, Any], body: AsyncIterator[bytes] | None, send: Send
+        self,
+        services: Any,
+        deployment: Deployment,
+        call: dict[str, Any],
+        body: AsyncIterator[bytes] | None,
+        receive: Receive,
+        send: Send,
     ) -> None:
         loop = asyncio.get_running_loop()
         events = _Events(loop)
@@ -233,16 +239,29 @@ class InvocationGateway:
             await _send_whole(send, response, record_id)
             return
         await send({"type": "http.response.start", "status": int(response.get("status", 200)), "headers": _headers(response, record_id)})
-        while (event := await events.next()) is not None:
-            for chunk in event["chunks"]:
-                data = b64decode(chunk)
-                await send({"type": "http.response.body", "body": data, "more_body": True})
-                event["ack"](len(data))
+        # A client that goes away ends the invocation (once its request body has been read:
+        # until then, receive() belongs to the body's reader).
+        watcher = asyncio.ensure_future(_disconnected(receive, head["cancel"])) if body is None else None
+        try:
+            while (event := await events.next()) is not None:
+                for chunk in event["chunks"]:
+                    data = b64decode(chunk)
+                    await send({"type": "http.response.body", "body": data, "more_body": True})
+                    event["ack"](len(data))
+        finally:
+            if watcher is not None:
+                watcher.cancel()
         result, _ = run.result()
         if result.outcome is Outcome.OK:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         # Otherwise the response stays unfinished: the server closes the connection, and
         # the client sees a truncated body rather than a complete wrong one.
+
+
+async def _disconnected(receive: Receive, cancel: Callable[[], None]) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+    cancel()
 
 
 class _Events:

@@ -370,3 +370,25 @@ def test_streamed_request_body_over_the_limit_errors_the_stream(make_server) -> 
 
     response = invoke(small, "default", "reader", method="POST", content=chunked())
     assert response.status_code == 413 and response.text.startswith("TypeError") and "limit" in response.text
+
+
+def test_client_going_away_cancels_a_streaming_invocation(server, admin: httpx.Client) -> None:
+    deploy(
+        admin,
+        "endless",
+        """export default { fetch() {
+          const stream = new ReadableStream({
+            async pull(controller) {
+              await new Promise((resolve) => setTimeout(resolve, 20));
+              controller.enqueue(new TextEncoder().encode("more\\n"));
+            },
+          });
+          return new Response(stream);
+        } };""",
+        ns="shop",
+    )
+    with httpx.stream("GET", f"{server.url}/v1/namespaces/shop/scripts/endless/invoke", timeout=30) as response:
+        record_id = response.headers["x-isolane-invocation"]
+        next(response.iter_lines())
+    record = _record(admin, record_id)
+    assert record["outcome"] == "canceled" and record["wall_ms"] < 1500  # not the 2 s wall-clock limit

@@ -79,6 +79,10 @@ function state() {
     current.responseSent = true;
     news = `"response":${JSON.stringify(current.response)},`;
   }
+  if (current.calls.length > 0) {
+    news += `"calls":${JSON.stringify(current.calls)},`;
+    current.calls = [];
+  }
   if (current.outbox.length > 0) {
     news += `"chunks":${JSON.stringify(current.outbox)},`;
     current.outbox = [];
@@ -91,6 +95,7 @@ function state() {
   const finished = current;
   current = null;
   clearTimers();
+  pendingCalls.clear(); // answers to calls of a finished invocation have nowhere to go
   if (finished.streamError !== null && finished.error === null) finished.error = describeError(finished.streamError);
   return `{"done":true,${news}"result":${finished.result},"error":${JSON.stringify(finished.error)},"logs":${JSON.stringify(resetLogs())}}`;
 }
@@ -121,8 +126,37 @@ function begin() {
     outboxBytes: 0,
     drained: null, // resumes a paused pump once the host took the outbox
     feed: { chunks: [], ended: false, error: null, waiter: null }, // a request body the host streams in
+    calls: [], // host calls not yet taken by the host
   };
   return current;
+}
+
+// Asynchronous calls into the host (runtime/host/): crypto.subtle, and later fetch and KV.
+// Only during an invocation, as the host answers in that invocation's steps.
+const pendingCalls = new Map(); // call id -> { resolve, reject }
+let nextCallId = 1;
+
+function hostCall(op, args) {
+  if (current === null) {
+    return Promise.reject(new TypeError(`${op} is only available while the worker runs.`));
+  }
+  const id = nextCallId++;
+  const call = { id, op, args };
+  const invocation = current;
+  return new Promise((resolve, reject) => {
+    pendingCalls.set(id, { resolve, reject });
+    invocation.calls.push(call);
+    ringHost();
+  });
+}
+
+function hostFailure(error) {
+  const name = error && typeof error.name === "string" ? error.name : "Error";
+  const message = error && typeof error.message === "string" ? error.message : "host call failed";
+  if (name === "TypeError") return new TypeError(message);
+  if (name === "RangeError") return new RangeError(message);
+  if (typeof DOMException === "function") return new DOMException(message, name);
+  return new Error(message);
 }
 
 function onUncaught(err) {
@@ -153,6 +187,12 @@ const host = Object.freeze({
   // Compiles without running anything: a syntax error escapes with V8's position.
   check(source) {
     new Function(source);
+    return "ok";
+  },
+  // Fresh host entropy for the isolate's random number generator (crypto.getRandomValues):
+  // given when the isolate is prepared and again when a script is loaded into it.
+  seed(entropy) {
+    if (typeof seedRandom === "function") seedRandom(base64ToBytes(entropy));
     return "ok";
   },
   load(kind, name, source, env) {
@@ -220,6 +260,18 @@ const host = Object.freeze({
     request.text().catch(() => {});
     resetLogs();
     return "ok";
+  },
+  // Answers to host calls: [[id, ok, value or {name, message}], ...].
+  reply(answers) {
+    return step(() => {
+      for (const [id, ok, value] of answers) {
+        const pending = pendingCalls.get(id);
+        if (pending === undefined) continue;
+        pendingCalls.delete(id);
+        if (ok) pending.resolve(value);
+        else pending.reject(hostFailure(value));
+      }
+    });
   },
   // The next piece of a streamed request body (base64), or null at its end; `error` says
   // why the body failed.
