@@ -1,7 +1,7 @@
 // The `crypto` global's own members: getRandomValues() and randomUUID(), from a CSPRNG that
 // runs inside the isolate (JS cannot ask the host for bytes synchronously), and
 // timingSafeEqualBytes(), Cloudflare's crypto.subtle.timingSafeEqual (34-subtle.js puts it
-// there, with the rest of crypto.subtle).
+// there, with the rest of crypto.subtle, and sets `cryptoSubtle`).
 //
 // The generator is ChaCha20 (RFC 8439) with fast key erasure: each refill computes a batch
 // of keystream under the current key, keeps its first 32 bytes as the next key and hands
@@ -130,6 +130,7 @@ const RANDOM_INTEGER_ARRAYS = [
 // The runtime's own constructor token for Crypto, SubtleCrypto and CryptoKey (39-webidl.js's
 // INTERNAL is not initialised yet when these files run).
 const CRYPTO_INTERNAL = Symbol("crypto internal construction");
+let cryptoSubtle = null; // the SubtleCrypto instance, made by 34-subtle.js
 const HEX_BYTES = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 
 class Crypto {
@@ -156,6 +157,11 @@ class Crypto {
     }
     randomBytesInto(bytes);
     return array;
+  }
+
+  get subtle() {
+    this.#brand;
+    return cryptoSubtle;
   }
 
   randomUUID() {
