@@ -79,6 +79,7 @@ function seedRandom(bytes) {
   if (!(bytes instanceof Uint8Array) || bytes.length !== 32) {
     throw new TypeError("seedRandom() needs a Uint8Array of 32 bytes.");
   }
+  if (randomState.key !== null) randomState.key.fill(0);
   randomState.key = littleEndianWords(bytes);
   randomState.pool.fill(0);
   randomState.position = randomState.pool.length;
@@ -127,6 +128,7 @@ const RANDOM_INTEGER_ARRAYS = [
   "Int8Array", "Uint8Array", "Uint8ClampedArray", "Int16Array", "Uint16Array",
   "Int32Array", "Uint32Array", "BigInt64Array", "BigUint64Array",
 ];
+
 // The runtime's own constructor token for Crypto, SubtleCrypto and CryptoKey (39-webidl.js's
 // INTERNAL is not initialised yet when these files run).
 const CRYPTO_INTERNAL = Symbol("crypto internal construction");

@@ -533,6 +533,20 @@
     return toBufferSource(value, "The key data").slice();
   }
 
+  // Web Crypto's "parse a JWK", for unwrapped keys: any failure is a DataError.
+  function parseJwk(bytes) {
+    let jwk;
+    try {
+      const parsed = JSON.parse(utf8Decode(bytes));
+      if (!isObject(parsed) || Array.isArray(parsed)) throw new TypeError("not an object");
+      jwk = toJsonWebKey(parsed);
+    } catch {
+      throw domError("DataError", "The unwrapped key is not a JSON Web Key.");
+    }
+    if (jwk.kty === undefined) throw domError("DataError", "The unwrapped JSON Web Key has no 'kty' member.");
+    return jwk;
+  }
+
   function checkArgumentCount(name, count, args) {
     requireArguments(args.length, count, `Failed to execute '${name}' on 'SubtleCrypto'`);
   }
@@ -683,17 +697,7 @@
       const keyAlgorithm = normalizeAlgorithm(unwrappedKeyAlgorithm, "importKey");
       checkKeyUse(normalized, unwrapping, "unwrapKey");
       const bytes = new Uint8Array(await ALGORITHMS[normalized.name].decrypt(normalized, unwrapping, wrapped));
-      let keyData = bytes;
-      if (format === "jwk") {
-        let parsed;
-        try {
-          parsed = JSON.parse(utf8Decode(bytes));
-        } catch {
-          throw domError("DataError", "The unwrapped key is not a JSON Web Key.");
-        }
-        if (!isObject(parsed) || Array.isArray(parsed)) throw domError("DataError", "The unwrapped key is not a JSON Web Key.");
-        keyData = toJsonWebKey(parsed);
-      }
+      const keyData = format === "jwk" ? parseJwk(bytes) : bytes;
       return importKeyWith(format, keyData, keyAlgorithm, extractable, usages);
     }
 
