@@ -573,6 +573,8 @@ def test_pbkdf2_derive_key_and_errors(js: JS) -> None:
           hmac: [hmac.algorithm, hex(await subtle.exportKey("raw", hmac)) === hex(bits)],
           zeroLength: (await subtle.deriveBits(params, password, 0)).byteLength,
           tooManyIterations: await attempt(() => subtle.deriveBits({ ...params, iterations: 100001 }, password, 256)),
+          tooLong: await attempt(() => subtle.deriveBits(params, password, 2056)),
+          negativeLength: await attempt(() => subtle.deriveBits(params, password, -8)), // unsigned long: 2^32 - 8
           zeroIterations: await attempt(() => subtle.deriveBits({ ...params, iterations: 0 }, password, 256)),
           noLength: await attempt(() => subtle.deriveBits(params, password)),
           nullLength: await attempt(() => subtle.deriveBits(params, password, null)),
@@ -598,6 +600,8 @@ def test_pbkdf2_derive_key_and_errors(js: JS) -> None:
         "hmac": [{"name": "HMAC", "hash": {"name": "SHA-256"}, "length": 512}, True],
         "zeroLength": 0,
         "tooManyIterations": "DOMException:NotSupportedError",
+        "tooLong": "DOMException:NotSupportedError",
+        "negativeLength": "DOMException:NotSupportedError",
         "zeroIterations": operation,
         "noLength": operation,
         "nullLength": operation,

@@ -43,8 +43,11 @@ CURVES: dict[str, tuple[type[ec.EllipticCurve], int]] = {
     "P-521": (ec.SECP521R1, 66),
 }
 
-# What Workers allows: more iterations would let one call burn seconds of CPU.
+# What Workers allows: more iterations would let one call burn seconds of CPU. The cost also
+# grows with each hash-sized block of output, hence a cap on that too (an operation cannot be
+# interrupted once it runs).
 PBKDF2_MAX_ITERATIONS = 100_000
+PBKDF2_MAX_BITS = 2048
 AES_GCM_TAG_BITS = (32, 64, 96, 104, 112, 120, 128)
 ED25519_SIGNATURE_BYTES = 64
 
@@ -422,6 +425,8 @@ def derive_bits(args: dict[str, Any]) -> str:
                 "NotSupportedError",
                 f"crypto: PBKDF2 iteration counts above {PBKDF2_MAX_ITERATIONS} are not supported (requested {iterations})",
             )
+        if length > PBKDF2_MAX_BITS:
+            raise HostError("NotSupportedError", f"crypto: PBKDF2 derives at most {PBKDF2_MAX_BITS} bits (requested {length})")
         return _b64(hashlib.pbkdf2_hmac(hashlib_name, key, salt, iterations, length // 8))
     if name == "HKDF":
         hkdf_max = 255 * hash_class.digest_size

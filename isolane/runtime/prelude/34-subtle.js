@@ -24,7 +24,10 @@
   const AES_USAGES = ["encrypt", "decrypt", "wrapKey", "unwrapKey"];
   const SIGNATURE_USAGES = ["sign", "verify"];
   const DERIVATION_USAGES = ["deriveKey", "deriveBits"];
-  const PBKDF2_MAX_ITERATIONS = 100000; // as in Workers: more would let one call burn seconds of CPU
+  // As in Workers: more would let one call burn seconds of the host's CPU. For the same
+  // reason the output is capped (its cost grows with each hash-sized block of it).
+  const PBKDF2_MAX_ITERATIONS = 100000;
+  const PBKDF2_MAX_BITS = 2048;
 
   const domError = (name, message) => new DOMException(message, name);
 
@@ -491,10 +494,13 @@
     };
   }
 
-  const PBKDF2 = keyDerivation("PBKDF2", (params) => {
+  const PBKDF2 = keyDerivation("PBKDF2", (params, length) => {
     if (params.iterations === 0) throw domError("OperationError", "PBKDF2 needs at least one iteration.");
     if (params.iterations > PBKDF2_MAX_ITERATIONS) {
       throw domError("NotSupportedError", `PBKDF2 iteration counts above ${PBKDF2_MAX_ITERATIONS} are not supported (requested ${params.iterations}).`);
+    }
+    if (length > PBKDF2_MAX_BITS) {
+      throw domError("NotSupportedError", `PBKDF2 derives at most ${PBKDF2_MAX_BITS} bits here (requested ${length}).`);
     }
   });
 

@@ -222,6 +222,7 @@ def test_pbkdf2_limits():
     assert host_error("crypto.deriveBits", args) == "NotSupportedError"
     assert host_error("crypto.deriveBits", {**args, "algorithm": {**args["algorithm"], "iterations": 0}}) == "OperationError"
     assert host_error("crypto.deriveBits", {**args, "length": 255}) == "OperationError"
+    assert host_error("crypto.deriveBits", {**args, "algorithm": {**args["algorithm"], "iterations": 1}, "length": 2056}) == "NotSupportedError"
     assert call("crypto.deriveBits", {**args, "length": 0}) == ""
 
 
