@@ -283,7 +283,8 @@ class ReadableStream {
     }
     // Dictionary members are read in the IDL's order: arguments first, members by name.
     const queuing = toDictionary(strategy, "strategy");
-    let highWaterMark = queuing.highWaterMark === undefined ? undefined : +queuing.highWaterMark;
+    let highWaterMark = queuing.highWaterMark; // read once: it may be a getter
+    if (highWaterMark !== undefined) highWaterMark = +highWaterMark;
     const size = toOptionalCallback(queuing.size, "strategy.size");
     const source = underlyingSource === null ? null : toDictionary(underlyingSource, "underlyingSource");
     const cancel = toOptionalCallback(source?.cancel, "underlyingSource.cancel");

@@ -30,6 +30,10 @@ function readableStreamPipeTo(source, dest, preventClose, preventAbort, preventC
   const pipeStep = () => {
     if (shuttingDown) return Promise.resolve(true);
     return writer.ready.promise.then(() => new Promise((resolveRead, rejectRead) => {
+      if (shuttingDown) { // no new reads once shutting down (a write may have aborted the pipe)
+        resolveRead(true);
+        return;
+      }
       readerRead(reader, {
         chunk: (chunk) => {
           currentWrite = writableWriterWrite(writer, chunk).then(() => undefined, () => undefined);

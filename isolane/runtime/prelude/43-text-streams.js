@@ -29,6 +29,14 @@ function createTextTransformStream(object, transform, flush) {
   );
 }
 
+// A chunk whose bytes were transferred away: an error rather than no bytes, as the Web
+// Platform Tests expect of TextDecoderStream.
+function isDetachedBufferSource(source) {
+  if (!ArrayBuffer.isView(source)) return isDetachedBuffer(source);
+  const isTypedArray = applyFunction(typedArrayTag, source, []) !== undefined;
+  return isDetachedBuffer(applyFunction(isTypedArray ? typedArrayBuffer : dataViewBuffer, source, []));
+}
+
 class TextEncoderStream {
   #stream;
 
@@ -80,6 +88,7 @@ class TextDecoderStream {
     this.#ignoreBOM = ignoreBOM;
     const decodeChunk = (chunk) => {
       bufferSourceBytes(chunk, "The chunk"); // TypeError unless bytes (undefined included)
+      if (isDetachedBufferSource(chunk)) throw new TypeError("The chunk's buffer is detached.");
       const text = applyFunction(textDecoderDecode, decoder, [chunk, STREAM_DECODE_OPTIONS]);
       return text === "" ? null : text;
     };

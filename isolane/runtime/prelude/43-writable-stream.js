@@ -51,7 +51,8 @@ const WRITABLE_CLOSE_SENTINEL = Object.freeze({ close: true });
 
 function readQueuingStrategy(strategy) {
   const dict = toDictionary(strategy, "strategy");
-  const highWaterMark = dict.highWaterMark === undefined ? undefined : +dict.highWaterMark;
+  let highWaterMark = dict.highWaterMark;
+  if (highWaterMark !== undefined) highWaterMark = +highWaterMark;
   const size = toOptionalCallback(dict.size, "strategy.size");
   return { highWaterMark, size };
 }
