@@ -2,11 +2,10 @@
 // event's path is its target alone, so `bubbles` and `composed` are recorded but change
 // nothing, and capturing listeners simply run before the others (the DOM's order at the
 // target). Later files use:
-//   fireEvent(target, type)              dispatch a new trusted Event (as "fire an event")
-//   defineEventHandler(cls, type)        an `on<type>` event handler attribute on cls
-//   addEventListenerInternal(target, type, callback)   a listener scripts cannot remove
-// The `signal` option relies on 08-abort.js (isAbortSignal, addAbortAlgorithm), which is
-// only called once both files have run.
+//   fireEvent(target, type)         dispatch a new trusted Event (as "fire an event")
+//   defineEventHandler(cls, type)   an `on<type>` event handler attribute on cls
+// The `signal` option relies on 08-abort.js (isAbortSignal, addAbortAlgorithm...), called
+// only once every file has run; finishInterface (39-webidl.js) is a hoisted function.
 
 const EVENT_PHASE_CONSTANTS = [["NONE", 0], ["CAPTURING_PHASE", 1], ["AT_TARGET", 2], ["BUBBLING_PHASE", 3]];
 
@@ -231,10 +230,6 @@ function addListener(target, listener) {
   if (findListener(listeners, listener.type, listener.callback, listener.capture) !== -1) return;
   listeners.push(listener);
   if (listener.signal !== null) addAbortAlgorithm(listener.signal, () => removeListener(target, listener));
-}
-
-function addEventListenerInternal(target, type, callback) {
-  addListener(target, { type, callback, capture: false, passive: false, once: false, signal: null, removed: false });
 }
 
 class EventTarget {

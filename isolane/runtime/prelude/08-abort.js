@@ -5,9 +5,10 @@
 //   addAbortAlgorithm(signal, algorithm), removeAbortAlgorithm(signal, algorithm),
 //   newAbortSignal(), signalAbort(signal, reason)
 //
-// Deviation: the standard links source and dependent signals (AbortSignal.any) weakly, so
+// Deviations: the standard links source and dependent signals (AbortSignal.any) weakly, so
 // that a long-lived signal does not keep every dependent alive; here the links are strong
-// until the source aborts.
+// until the source aborts. AbortSignal.timeout() runs on the runtime's timers, which, like
+// setTimeout's, do not outlive the invocation that set them.
 
 let abortStateOf; // (AbortSignal) -> its state record, or TypeError
 

@@ -8,8 +8,6 @@
 //                finishPromise: deferred or null }
 // The readable and writable sides are the records of 42-streams.js and 43-writable-stream.js.
 
-let transformStreamRecordOf; // (TransformStream) -> record, or TypeError
-
 // InitializeTransformStream plus SetUpTransformStreamDefaultController: a transform stream
 // over internal algorithms (transform(chunk) and flush() and cancel(reason) return promises;
 // they receive the controller record as their last argument).
@@ -245,13 +243,6 @@ class TransformStream {
 
   get writable() {
     return this.#stream.writable.object;
-  }
-
-  static {
-    transformStreamRecordOf = (value) => {
-      if (!isObject(value) || !(#stream in value)) throw new TypeError("Illegal invocation: not a TransformStream.");
-      return value.#stream;
-    };
   }
 }
 
