@@ -336,6 +336,6 @@ def test_argument_validation_and_interface_shape(js: JS) -> None:
         "strategies": [1, 7, 4],
         "tags": ["[object ReadableStream]", "[object ReadableStreamDefaultReader]"],
         "ownKeys": [],
-        "members": ["locked", "cancel", "getReader", "tee", "values"],
+        "members": ["locked", "cancel", "getReader", "pipeThrough", "pipeTo", "tee", "values"],
         "statics": ["from"],
     }

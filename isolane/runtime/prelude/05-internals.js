@@ -39,3 +39,14 @@ function latin1ToBytes(text) {
   for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
   return bytes;
 }
+
+// The runtime's time origin (High Resolution Time): when this isolate's runtime started.
+// performance.now() and Event.timeStamp count milliseconds from it. Date.now() may step
+// back (a clock adjustment); the clock below never does.
+const runtimeTimeOrigin = Date.now();
+let lastTimeSinceOrigin = 0;
+
+function timeSinceOrigin() {
+  lastTimeSinceOrigin = Math.max(lastTimeSinceOrigin, Date.now() - runtimeTimeOrigin);
+  return lastTimeSinceOrigin;
+}

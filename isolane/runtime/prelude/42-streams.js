@@ -7,10 +7,12 @@
 //                pullAgain, highWaterMark, sizeAlgorithm, pullAlgorithm, cancelAlgorithm, isByte }
 //   reader     { stream, readRequests: [{chunk, close, error}], closed: deferred }
 //
+// pipeTo and pipeThrough convert their arguments here; the piping itself is in 43-pipe-to.js,
+// WritableStream and TransformStream in the other 43-*.js files.
+//
 // Deviations, to grow later: a `type: "bytes"` source gets a ReadableByteStreamController
 // that behaves as a default controller (no BYOB readers, byobRequest is always null, tee
-// does not clone chunks); pipeTo, pipeThrough, WritableStream and TransformStream do not
-// exist yet.
+// does not clone chunks).
 
 function newDeferred() {
   return Promise.withResolvers();
@@ -281,7 +283,8 @@ class ReadableStream {
     }
     // Dictionary members are read in the IDL's order: arguments first, members by name.
     const queuing = toDictionary(strategy, "strategy");
-    let highWaterMark = queuing.highWaterMark === undefined ? undefined : +queuing.highWaterMark;
+    let highWaterMark = queuing.highWaterMark; // read once: it may be a getter
+    if (highWaterMark !== undefined) highWaterMark = +highWaterMark;
     const size = toOptionalCallback(queuing.size, "strategy.size");
     const source = underlyingSource === null ? null : toDictionary(underlyingSource, "underlyingSource");
     const cancel = toOptionalCallback(source?.cancel, "underlyingSource.cancel");
@@ -331,6 +334,41 @@ class ReadableStream {
       throw new TypeError("BYOB readers are not supported yet.");
     }
     return new ReadableStreamDefaultReader(this);
+  }
+
+  pipeThrough(transform, options = undefined) {
+    const stream = this.#stream;
+    requireArguments(arguments.length, 1, "Failed to execute 'pipeThrough' on 'ReadableStream'");
+    // ReadableWritablePair, members read by name; then the options.
+    const pair = toDictionary(transform, "transform");
+    if (pair.readable === undefined) throw new TypeError("Failed to execute 'pipeThrough' on 'ReadableStream': transform.readable is required.");
+    const readable = streamRecordOf(pair.readable);
+    if (pair.writable === undefined) throw new TypeError("Failed to execute 'pipeThrough' on 'ReadableStream': transform.writable is required.");
+    const writable = writableStreamRecordOf(pair.writable);
+    const { preventAbort, preventCancel, preventClose, signal } = readStreamPipeOptions(options);
+    if (isReadableStreamLocked(stream)) throw new TypeError("Cannot pipe a locked stream.");
+    if (isWritableStreamLocked(writable)) throw new TypeError("Cannot pipe into a locked stream.");
+    const piped = readableStreamPipeTo(stream, writable, preventClose, preventAbort, preventCancel, signal);
+    piped.catch(() => {}); // failures show on the streams themselves
+    return readable.object;
+  }
+
+  pipeTo(destination, options = undefined) {
+    if (!isObject(this) || !(#stream in this)) return Promise.reject(new TypeError("Illegal invocation: not a ReadableStream."));
+    const stream = this.#stream;
+    let dest;
+    let pipeOptions;
+    try {
+      requireArguments(arguments.length, 1, "Failed to execute 'pipeTo' on 'ReadableStream'");
+      dest = writableStreamRecordOf(destination);
+      pipeOptions = readStreamPipeOptions(options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (isReadableStreamLocked(stream)) return Promise.reject(new TypeError("Cannot pipe a locked stream."));
+    if (isWritableStreamLocked(dest)) return Promise.reject(new TypeError("Cannot pipe into a locked stream."));
+    const { preventAbort, preventCancel, preventClose, signal } = pipeOptions;
+    return readableStreamPipeTo(stream, dest, preventClose, preventAbort, preventCancel, signal);
   }
 
   tee() {
