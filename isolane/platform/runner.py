@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from isolane.clock import now_ms
 from isolane.linker import SourceMap
 from isolane.observability.records import InvocationRecord, RecordStore, new_record_id
+from isolane.platform.calls import CallContext, perform_call
 from isolane.platform.stacks import map_error
 from isolane.sandbox.limits import Limits
 from isolane.sandbox.outcomes import Outcome
@@ -45,22 +47,32 @@ class Runner:
         body: AsyncIterator[bytes] | None = None,
         source_map: SourceMap | None = None,
         record_id: str | None = None,
+        context: CallContext | None = None,
     ) -> tuple[ExecutionResult, InvocationRecord]:
         """Run `call` on `ref` and record it. A fetch handler's response events reach
         `on_event` as they come (see `Supervisor.invoke`)."""
         started = now_ms()
         status: int | None = None
 
+        calls: set[asyncio.Task[None]] = set()
+
         def observe(event: dict[str, Any]) -> None:
             nonlocal status
-            if event["event"] == "response":
+            kind = event["event"]
+            if kind == "call":  # host calls only the server can answer (KV, fetch)
+                for host_call in event["calls"]:
+                    task = asyncio.ensure_future(self._answer(context, host_call, event["answer"]))
+                    calls.add(task)
+                    task.add_done_callback(calls.discard)
+                return
+            if kind == "response":
                 status = int(event["response"].get("status") or 200)
             if on_event is not None:
                 on_event(event)
 
-        result = await self._supervisor.invoke(
-            ref, limits, load_code, call, observe if call is not None and call.get("op") == "fetch" else None, body
-        )
+        result = await self._supervisor.invoke(ref, limits, load_code, call, observe, body)
+        for task in calls:  # answers nobody will read: the invocation is over
+            task.cancel()
         result.error = map_error(result.error, script_file_name(ref), source_map)
         if status is None and result.outcome is not Outcome.OK and call is not None and call.get("op") == "fetch":
             status = ERROR_STATUS.get(result.outcome, 500)
@@ -80,3 +92,12 @@ class Runner:
         )
         self._records.submit(record)
         return result, record
+
+    @staticmethod
+    async def _answer(context: CallContext | None, host_call: dict[str, Any], answer: Callable[..., None]) -> None:
+        op, args = str(host_call.get("op")), host_call.get("args")
+        if context is None:
+            ok, value = False, {"name": "NotSupportedError", "message": f"{op} is not available here"}
+        else:
+            ok, value = await perform_call(context, op, args)
+        answer(host_call.get("id"), ok, value)

@@ -62,6 +62,7 @@ class Deployment:
     code_blob: str
     source_map_blob: str | None
     env: dict[str, Any]
+    bindings: tuple[dict[str, Any], ...] = ()  # capability bindings (KV, ...), as uploaded
 
     @property
     def ref(self) -> ScriptRef:
@@ -72,11 +73,23 @@ def script_not_found(namespace: str, name: str) -> NotFound:
     return NotFound(f"script {name[:80]!r} not found in namespace {namespace[:80]!r}", code="script_not_found")
 
 
+VALUE_BINDINGS = ("plain_text", "json")
+
+
 def _env(bindings: list[dict[str, Any]]) -> dict[str, Any]:
+    """Bindings that are plain values on `env`."""
     env: dict[str, Any] = {}
     for binding in bindings:
-        env[binding["name"]] = binding["text"] if binding["type"] == "plain_text" else binding["json"]
+        if binding["type"] == "plain_text":
+            env[binding["name"]] = binding["text"]
+        elif binding["type"] == "json":
+            env[binding["name"]] = binding["json"]
     return env
+
+
+def _capabilities(bindings: list[dict[str, Any]]) -> tuple[dict[str, Any], ...]:
+    """Bindings that are objects backed by the server (KV, ...)."""
+    return tuple(binding for binding in bindings if binding["type"] not in VALUE_BINDINGS)
 
 
 def _limits(base: Limits, requested: dict[str, int]) -> Limits:
@@ -154,12 +167,13 @@ class ScriptService:
         version_id = digest_of(orjson.dumps({"ns": namespace, "script": name, "code": code_blob, **described}, option=orjson.OPT_SORT_KEYS))[:32]
 
         env = _env(upload.metadata.bindings)
-        deployment = Deployment(namespace, name, version_id, upload.format.value, (), limits, code_blob, map_blob, env)
+        capabilities = _capabilities(upload.metadata.bindings)
+        deployment = Deployment(namespace, name, version_id, upload.format.value, (), limits, code_blob, map_blob, env, capabilities)
         handlers, startup_ms = await self._probe(deployment, code, upload.main)
         metadata = {**described, "code_blob": code_blob, "source_map_blob": map_blob, "handlers": handlers, "startup_time_ms": startup_ms}
         created, created_at = await self._deploy(namespace, name, version_id, upload, metadata)
         # This server knows the new deployment already: its first request skips the store.
-        live = Deployment(namespace, name, version_id, upload.format.value, tuple(handlers), limits, code_blob, map_blob, env)
+        live = Deployment(namespace, name, version_id, upload.format.value, tuple(handlers), limits, code_blob, map_blob, env, capabilities)
         self._deployments[(namespace, name)] = (time.monotonic() + DEPLOYMENT_CACHE_SECONDS, live)
         return {
             "namespace": namespace,
@@ -180,7 +194,7 @@ class ScriptService:
         """Run the worker's global scope once, under its limits, and ask for its handlers."""
 
         async def load_code() -> ScriptCode:
-            return ScriptCode(code, deployment.env)
+            return ScriptCode(code, deployment.env, [{"type": b["type"], "name": b["name"]} for b in deployment.bindings])
 
         result = await self._supervisor.invoke(deployment.ref, deployment.limits, load_code, {"op": "inspect"})
         if result.outcome is Outcome.OK and isinstance(result.result, dict):
@@ -371,7 +385,16 @@ class ScriptService:
             return None
         meta = orjson.loads(row.metadata)
         return Deployment(
-            namespace, name, row.id, row.kind, tuple(meta.get("handlers", [])), self._bounded(meta), row.blob, meta.get("source_map_blob"), _env(meta.get("bindings", []))
+            namespace,
+            name,
+            row.id,
+            row.kind,
+            tuple(meta.get("handlers", [])),
+            self._bounded(meta),
+            row.blob,
+            meta.get("source_map_blob"),
+            _env(meta.get("bindings", [])),
+            _capabilities(meta.get("bindings", [])),
         )
 
     def _bounded(self, meta: dict[str, Any]) -> Limits:
@@ -383,7 +406,11 @@ class ScriptService:
         return Limits.from_wire(values)
 
     async def code(self, deployment: Deployment) -> ScriptCode:
-        return ScriptCode((await self._blobs.get(deployment.code_blob)).decode("utf-8"), deployment.env)
+        return ScriptCode(
+            (await self._blobs.get(deployment.code_blob)).decode("utf-8"),
+            deployment.env,
+            [{"type": b["type"], "name": b["name"]} for b in deployment.bindings],
+        )
 
     async def source_map(self, deployment: Deployment) -> SourceMap | None:
         blob = deployment.source_map_blob

@@ -71,6 +71,7 @@ class Invocation:
         self._step_future: asyncio.Future[Any] | None = None
         self._unacked = 0  # streamed bytes the client has not taken yet
         self._host_cpu_ns = 0  # CPU the host spent on this invocation's host calls
+        self._answers: dict[Any, asyncio.Future[tuple[bool, Any]]] = {}  # forwarded calls
         # Request body pieces to hand to the isolate: (base64 chunk or None at the end, error).
         self._feed: deque[tuple[str | None, str | None]] = deque()
 
@@ -89,6 +90,9 @@ class Invocation:
         step = self._step_future
         if step is not None and not step.done():
             step.set_exception(Aborted())
+        for pending in self._answers.values():  # forwarded host calls will not be waited for
+            if not pending.done():
+                pending.set_exception(Aborted())
         self._wake.set()
 
     def ring(self) -> None:
@@ -112,18 +116,38 @@ class Invocation:
     def cpu_ms(self) -> float:
         return max(self.isolate.cpu_ns() - self.cpu_start + self._host_cpu_ns, 0) / 1e6
 
-    async def _host_calls(self, calls: list[dict[str, Any]]) -> list[list[Any]]:
-        """Run the runtime's host calls on worker threads; their CPU counts as this
-        invocation's (the watchdog sees it once each call is done)."""
+    async def _host_calls(self, calls: list[dict[str, Any]], on_event: Callable[[dict[str, Any]], None]) -> list[list[Any]]:
+        """Answer the runtime's host calls. The executor's own operations run on worker
+        threads, their CPU counted as this invocation's; the rest (KV, fetch) go to the
+        server as a `call` event, answered with `answer` frames."""
         loop = asyncio.get_running_loop()
+        local = [call for call in calls if call.get("op") in host.OPERATIONS]
+        remote = [call for call in calls if call.get("op") not in host.OPERATIONS]
+        waiting = []
+        for call in remote:
+            future: asyncio.Future[tuple[bool, Any]] = loop.create_future()
+            self._answers[call.get("id")] = future
+            waiting.append(future)
+        if remote:
+            on_event({"event": "call", "calls": remote})
         results = await asyncio.gather(
-            *(loop.run_in_executor(HOST_THREADS, _perform_timed, call.get("op"), call.get("args")) for call in calls)
+            *(loop.run_in_executor(HOST_THREADS, _perform_timed, call.get("op"), call.get("args")) for call in local),
+            *waiting,
         )
         answers = []
-        for call, (ok, value, cpu_ns) in zip(calls, results, strict=True):
+        for call, (ok, value, cpu_ns) in zip(local, results[: len(local)], strict=True):
             self._host_cpu_ns += cpu_ns
             answers.append([call.get("id"), ok, value])
+        for call, (ok, value) in zip(remote, results[len(local) :], strict=True):
+            self._answers.pop(call.get("id"), None)
+            answers.append([call.get("id"), ok, value])
         return answers
+
+    def answer(self, call_id: Any, ok: bool, value: Any) -> None:
+        """The server's answer to a host call this invocation forwarded."""
+        future = self._answers.pop(call_id, None)
+        if future is not None and not future.done():
+            future.set_result((bool(ok), value))
 
     def wall_ms(self) -> float:
         return (time.monotonic() - self.started) * 1000
@@ -145,7 +169,7 @@ class Invocation:
                     self._unacked += sum(len(chunk) for chunk in chunks) * 3 // 4
                     on_event({"event": "chunk", "chunks": chunks})
                 if "calls" in state:
-                    answers = await self._host_calls(state.pop("calls"))
+                    answers = await self._host_calls(state.pop("calls"), on_event)
                     state = await self._step(f"__isolane.reply({orjson.dumps(answers).decode()})")
                     settled_in_step = True
                     continue
@@ -224,15 +248,15 @@ class CodeCache:
 
     def __init__(self, capacity: int) -> None:
         self._capacity = capacity
-        self._entries: OrderedDict[tuple[str, ...], tuple[str, Any]] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, ...], tuple[str, Any, Any]] = OrderedDict()
 
-    def get(self, key: tuple[str, ...]) -> tuple[str, Any] | None:
+    def get(self, key: tuple[str, ...]) -> tuple[str, Any, Any] | None:
         code = self._entries.get(key)
         if code is not None:
             self._entries.move_to_end(key)
         return code
 
-    def put(self, key: tuple[str, ...], code: tuple[str, Any]) -> None:
+    def put(self, key: tuple[str, ...], code: tuple[str, Any, Any]) -> None:
         self._entries[key] = code
         self._entries.move_to_end(key)
         while len(self._entries) > self._capacity:
@@ -308,6 +332,11 @@ class Executor:
             if run is not None:
                 run.acknowledge(int(message.get("bytes") or 0))
             return
+        if op == "answer":  # the server answered a forwarded host call
+            run = self._by_request.get(message.get("id"))
+            if run is not None:
+                run.answer(message.get("call"), message.get("ok"), message.get("value"))
+            return
         if op == "cancel":  # the client went away
             run = self._by_request.get(message.get("id"))
             if run is not None and run.verdict is None:
@@ -344,7 +373,7 @@ class Executor:
         isolate = self._take_warm(key)
         cold = isolate is None
         if isolate is None:
-            code = (message["code"], message.get("env")) if message.get("code") else self._codes.get(key)
+            code = (message["code"], message.get("env"), message.get("bindings")) if message.get("code") else self._codes.get(key)
             if code is None:
                 self._send({"id": request_id, "need_code": True})
                 return
@@ -417,10 +446,10 @@ class Executor:
             self._closer.close(isolate)
         return None
 
-    async def _load(self, kind: str, name: str, code: str, env: Any) -> Isolate:
+    async def _load(self, kind: str, name: str, code: str, env: Any, bindings: Any) -> Isolate:
         isolate = await self._factory.get()
         isolate.bind(self._loop, _ignore)
-        args = orjson.dumps([kind, name, code, env]).decode("utf-8")[1:-1]
+        args = orjson.dumps([kind, name, code, env, bindings]).decode("utf-8")[1:-1]
         try:
             # Reseeded for each script: no two scripts ever draw from one generator state.
             await asyncio.wait_for(

@@ -58,6 +58,8 @@ class ScriptCode:
 
     code: str
     env: dict[str, Any] | None = None
+    # Capability bindings ({"type", "name"}) the runtime turns into objects on `env`.
+    bindings: list[dict[str, Any]] | None = None
 
 
 @dataclass(slots=True)
@@ -215,7 +217,14 @@ class ExecutorProcess:
         self._pending[request_id] = future
         if on_event is not None:
             self._listeners[request_id] = lambda event: on_event(
-                {**event, "ack": lambda size: self.acknowledge(request_id, size), "cancel": lambda: self.cancel(request_id)}
+                {
+                    **event,
+                    "ack": lambda size: self.acknowledge(request_id, size),
+                    "cancel": lambda: self.cancel(request_id),
+                    "answer": lambda call_id, ok, value: self._notify(
+                        {"op": "answer", "id": request_id, "call": call_id, "ok": ok, "value": value}
+                    ),
+                }
             )
         try:
             self.process.stdin.write(protocol.encode({**message, "id": request_id}))
@@ -435,6 +444,8 @@ def _attach(message: dict[str, Any], code: ScriptCode) -> None:
     message["code"] = code.code
     if code.env is not None:
         message["env"] = code.env
+    if code.bindings:
+        message["bindings"] = code.bindings
 
 
 def _lost_error(outcome: Outcome, limits: Limits) -> dict[str, Any]:

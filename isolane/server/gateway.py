@@ -23,6 +23,7 @@ import orjson
 
 from isolane.errors import IsolaneError, NotFound, PayloadTooLarge
 from isolane.observability.records import new_record_id
+from isolane.platform.calls import CallContext
 from isolane.platform.names import DNS_LABEL
 from isolane.platform.runner import ERROR_STATUS
 from isolane.platform.scripts import Deployment
@@ -215,6 +216,7 @@ class InvocationGateway:
                 body=body,
                 source_map=await services.scripts.source_map(deployment),
                 record_id=record_id,
+                context=CallContext(deployment.namespace, deployment.script, deployment.version, deployment.bindings, services),
             )
         )
         run.add_done_callback(events.end)

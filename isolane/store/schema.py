@@ -5,7 +5,21 @@ Alembic migrations under `migrations/` create and evolve these tables; keep both
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Float, ForeignKeyConstraint, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 
 metadata = MetaData()
 
@@ -71,4 +85,40 @@ invocations = Table(
     Column("logs", Text, nullable=False, server_default="[]"),
     Column("error", Text, nullable=True),
     Index("ix_invocations_script", "namespace", "script", "started_at"),
+)
+
+kv_namespaces = Table(
+    "kv_namespaces",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("namespace", String(63), nullable=False),  # the tenant namespace that owns it
+    Column("title", String(255), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    ForeignKeyConstraint(["namespace"], ["namespaces.name"], ondelete="CASCADE"),
+    UniqueConstraint("namespace", "title", name="uq_kv_namespaces_title"),
+)
+
+kv_values = Table(
+    "kv_values",
+    metadata,
+    Column("kv_id", String(32), primary_key=True),
+    Column("key", String(512), primary_key=True),
+    Column("value", LargeBinary, nullable=False),
+    Column("metadata", Text, nullable=True),  # JSON
+    Column("expiration", BigInteger, nullable=True),  # epoch seconds, as in Workers KV
+    Column("updated_at", BigInteger, nullable=False),
+    ForeignKeyConstraint(["kv_id"], ["kv_namespaces.id"], ondelete="CASCADE"),
+    Index("ix_kv_values_expiration", "kv_id", "expiration"),
+)
+
+secrets = Table(
+    "secrets",
+    metadata,
+    Column("namespace", String(63), primary_key=True),
+    Column("script", String(63), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("type", String(20), nullable=False),
+    Column("ciphertext", LargeBinary, nullable=False),  # encrypted with the server's secrets key
+    Column("created_at", BigInteger, nullable=False),
+    ForeignKeyConstraint(["namespace", "script"], ["scripts.namespace", "scripts.name"], ondelete="CASCADE"),
 )

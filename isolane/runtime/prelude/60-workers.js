@@ -4,6 +4,24 @@
 
 const HANDLER_NAMES = ["fetch", "scheduled", "queue", "tail", "email", "trace", "alarm", "test"];
 
+// Capability bindings (KV, ...): each binding type's file registers how to build its object.
+const bindingFactories = new Map(); // type -> (binding) => object
+
+function registerBindingType(type, make) {
+  bindingFactories.set(type, make);
+}
+
+// `env`: plain values (vars, JSON, secrets) and one object per capability binding.
+function makeEnv(values, bindings) {
+  const env = { ...values };
+  for (const binding of bindings) {
+    const make = bindingFactories.get(binding.type);
+    if (make === undefined) throw new TypeError(`unsupported binding type ${binding.type}`);
+    env[binding.name] = make(binding);
+  }
+  return Object.freeze(env);
+}
+
 const serviceListeners = new Map(); // service-worker syntax: event type -> listeners
 let registering = false; // listeners register while the worker's global scope runs
 

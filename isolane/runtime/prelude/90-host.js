@@ -168,7 +168,7 @@ function onUncaught(err) {
 function worker() {
   if (script.worker === null) {
     try {
-      script.worker = startWorker(script.kind, script.source, Object.freeze(script.env));
+      script.worker = startWorker(script.kind, script.source, makeEnv(script.env, script.bindings));
     } catch (err) {
       script.worker = { failure: err };
     }
@@ -195,9 +195,9 @@ const host = Object.freeze({
     if (typeof seedRandom === "function") seedRandom(base64ToBytes(entropy));
     return "ok";
   },
-  load(kind, name, source, env) {
+  load(kind, name, source, env, bindings) {
     if (script !== null) throw new Error("this isolate already holds a script");
-    script = { kind, name, source: `${source}\n//# sourceURL=${name}`, env: env || {}, worker: null };
+    script = { kind, name, source: `${source}\n//# sourceURL=${name}`, env: env || {}, bindings: bindings || [], worker: null };
     return "ok";
   },
   // Seed scripts: evaluate the script; its completion value is the result.

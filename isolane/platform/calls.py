@@ -1,0 +1,65 @@
+"""Host calls the server answers: capabilities that need the store or the network (KV,
+fetch), which executors never touch themselves.
+
+The runtime's `hostCall(op, args)` first looks for `op` among the executor's own
+operations (`isolane.runtime.host`, e.g. crypto); anything else travels to the server as a
+`call` event and is answered here, in the context of the calling invocation: which
+namespace, script and version, and the capability bindings of that version. An operation
+trusts nothing but that context: a binding name from JavaScript is looked up in the
+deployment's own bindings, never taken as an address.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from isolane.runtime.host import HostError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class CallContext:
+    namespace: str
+    script: str
+    version: str
+    bindings: tuple[dict[str, Any], ...] = ()  # capability bindings of the running version
+    services: Any = field(default=None, compare=False)  # the server's services
+
+    def binding(self, name: Any, kind: str) -> dict[str, Any]:
+        """The version's binding `name` of type `kind`, or a TypeError for JavaScript."""
+        for binding in self.bindings:
+            if binding.get("name") == name and binding.get("type") == kind:
+                return binding
+        raise HostError("TypeError", f"no {kind} binding named {str(name)[:64]!r}")
+
+
+ServerOperation = Callable[[CallContext, dict[str, Any]], Awaitable[Any]]
+SERVER_OPERATIONS: dict[str, ServerOperation] = {}
+
+
+def server_operation(name: str) -> Callable[[ServerOperation], ServerOperation]:
+    def decorate(operation: ServerOperation) -> ServerOperation:
+        SERVER_OPERATIONS[name] = operation
+        return operation
+
+    return decorate
+
+
+async def perform_call(context: CallContext, op: str, args: Any) -> tuple[bool, Any]:
+    """(True, result) or (False, {"name", "message"}); never raises."""
+    operation = SERVER_OPERATIONS.get(op)
+    if operation is None:
+        return False, {"name": "NotSupportedError", "message": f"{op} is not supported"}
+    if not isinstance(args, dict):
+        return False, {"name": "TypeError", "message": f"{op}: arguments must be an object"}
+    try:
+        return True, await operation(context, args)
+    except HostError as exc:
+        return False, {"name": exc.name, "message": exc.message}
+    except Exception:  # noqa: BLE001 - a bug in an operation must not reach the tenant as a 500
+        log.exception("server operation %s failed for %s/%s", op, context.namespace, context.script)
+        return False, {"name": "OperationError", "message": f"{op} failed"}
