@@ -12,7 +12,13 @@ from typing import Annotated
 import typer
 
 from isolane import __version__
-from isolane.config import DEFAULT_DISPATCH_DOMAIN, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_SCRIPT_BYTES, Settings
+from isolane.config import (
+    DEFAULT_DISPATCH_DOMAIN,
+    DEFAULT_MAX_REQUEST_BYTES,
+    DEFAULT_MAX_SCRIPT_BYTES,
+    DEFAULT_MAX_SUBREQUESTS,
+    Settings,
+)
 from isolane.sandbox.limits import Limits
 from isolane.sandbox.supervisor import default_executor_count
 
@@ -79,6 +85,17 @@ def serve(
     max_request_bytes: Annotated[
         int, typer.Option(envvar="ISOLANE_MAX_REQUEST_BYTES", min=0, help="Largest request body passed to a script, in bytes (413 above).")
     ] = DEFAULT_MAX_REQUEST_BYTES,
+    egress_allow: Annotated[
+        str,
+        typer.Option(
+            envvar="ISOLANE_EGRESS_ALLOW",
+            help="Comma-separated host:port destinations scripts may fetch() although the egress policy"
+            " denies them (loopback, private, link-local, metadata addresses); matched by name or resolved address.",
+        ),
+    ] = "",
+    subrequests: Annotated[
+        int, typer.Option(envvar="ISOLANE_SUBREQUESTS", min=0, help="fetch() calls allowed per invocation.")
+    ] = DEFAULT_MAX_SUBREQUESTS,
     insecure_no_auth: Annotated[
         bool,
         typer.Option(envvar="ISOLANE_INSECURE_NO_AUTH", help="Accept requests without tokens (local experiments; loopback only)."),
@@ -92,8 +109,13 @@ def serve(
     """
     import uvicorn
 
+    from isolane.platform.egress import parse_allow_list
     from isolane.server.app import create_server_app
 
+    try:
+        parse_allow_list(egress_allow)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--egress-allow") from exc
     if insecure_no_auth and not _is_loopback(host):
         raise typer.BadParameter("--insecure-no-auth is refused unless --host is a loopback address", param_hint="--insecure-no-auth")
     settings = Settings(
@@ -109,6 +131,8 @@ def serve(
         executor_memory_mb=executor_memory_mb,
         dispatch_domain=dispatch_domain.strip(".").lower(),
         max_request_bytes=max_request_bytes,
+        egress_allow=egress_allow,
+        max_subrequests=subrequests,
         admin_token=os.environ.get("ISOLANE_ADMIN_TOKEN") or None,
         insecure_no_auth=insecure_no_auth,
     )

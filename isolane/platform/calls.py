@@ -21,6 +21,13 @@ from isolane.runtime.host import HostError
 log = logging.getLogger(__name__)
 
 
+@dataclass(slots=True)
+class CallUsage:
+    """What one invocation has used of its capabilities so far."""
+
+    subrequests: int = 0
+
+
 @dataclass(frozen=True, slots=True)
 class CallContext:
     namespace: str
@@ -28,6 +35,8 @@ class CallContext:
     version: str
     bindings: tuple[dict[str, Any], ...] = ()  # capability bindings of the running version
     services: Any = field(default=None, compare=False)  # the server's services
+    max_subrequests: int = 50
+    usage: CallUsage = field(default_factory=CallUsage, compare=False)
 
     def binding(self, name: Any, kind: str) -> dict[str, Any]:
         """The version's binding `name` of type `kind`, or a TypeError for JavaScript."""

@@ -63,6 +63,7 @@ class Deployment:
     source_map_blob: str | None
     env: dict[str, Any]
     bindings: tuple[dict[str, Any], ...] = ()  # capability bindings (KV, ...), as uploaded
+    subrequests: int = 50  # fetch() calls per invocation
 
     @property
     def ref(self) -> ScriptRef:
@@ -118,6 +119,7 @@ class ScriptService:
         *,
         limits: Limits,
         max_script_bytes: int,
+        max_subrequests: int = 50,
     ) -> None:
         self._db = db
         self._blobs = blobs
@@ -125,6 +127,7 @@ class ScriptService:
         self._namespaces = namespaces
         self._limits = limits
         self._max_script_bytes = max_script_bytes
+        self._max_subrequests = max_subrequests
         self._deployments: dict[tuple[str, str], tuple[float, Deployment | None]] = {}
         self._source_maps: OrderedDict[str, SourceMap] = OrderedDict()
 
@@ -142,6 +145,14 @@ class ScriptService:
                 limit=self._max_script_bytes,
             )
         limits = _limits(self._limits, upload.metadata.limits)
+        subrequests = upload.metadata.limits.get("subrequests", self._max_subrequests)
+        if subrequests > self._max_subrequests:
+            raise BadRequest(
+                f"limit subrequests={subrequests} exceeds this server's maximum of {self._max_subrequests}",
+                code="limit_exceeds_maximum",
+                limit="subrequests",
+                maximum=self._max_subrequests,
+            )
         source_map: bytes | None = None
         if upload.format is WorkerFormat.MODULE:
             linked = await link(upload.modules, upload.main)
@@ -168,12 +179,16 @@ class ScriptService:
 
         env = _env(upload.metadata.bindings)
         capabilities = _capabilities(upload.metadata.bindings)
-        deployment = Deployment(namespace, name, version_id, upload.format.value, (), limits, code_blob, map_blob, env, capabilities)
+        deployment = Deployment(
+            namespace, name, version_id, upload.format.value, (), limits, code_blob, map_blob, env, capabilities, subrequests
+        )
         handlers, startup_ms = await self._probe(deployment, code, upload.main)
         metadata = {**described, "code_blob": code_blob, "source_map_blob": map_blob, "handlers": handlers, "startup_time_ms": startup_ms}
         created, created_at = await self._deploy(namespace, name, version_id, upload, metadata)
         # This server knows the new deployment already: its first request skips the store.
-        live = Deployment(namespace, name, version_id, upload.format.value, tuple(handlers), limits, code_blob, map_blob, env, capabilities)
+        live = Deployment(
+            namespace, name, version_id, upload.format.value, tuple(handlers), limits, code_blob, map_blob, env, capabilities, subrequests
+        )
         self._deployments[(namespace, name)] = (time.monotonic() + DEPLOYMENT_CACHE_SECONDS, live)
         return {
             "namespace": namespace,
@@ -395,6 +410,7 @@ class ScriptService:
             meta.get("source_map_blob"),
             _env(meta.get("bindings", [])),
             _capabilities(meta.get("bindings", [])),
+            min(int(meta.get("limits", {}).get("subrequests", self._max_subrequests)), self._max_subrequests),
         )
 
     def _bounded(self, meta: dict[str, Any]) -> Limits:

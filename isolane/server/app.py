@@ -14,6 +14,8 @@ from fastapi import Depends, FastAPI
 from isolane import __version__
 from isolane.config import Settings
 from isolane.observability.records import RecordStore
+from isolane.platform.egress import EgressPolicy, parse_allow_list
+from isolane.platform.fetcher import Fetcher  # also registers the fetch operation
 from isolane.platform.namespaces import DEFAULT_NAMESPACE, NamespaceService
 from isolane.platform.runner import Runner
 from isolane.platform.scripts import ScriptService
@@ -79,7 +81,9 @@ async def start_services(settings: Settings) -> Services:
             namespace_service,
             limits=settings.limits,
             max_script_bytes=settings.max_script_bytes,
+            max_subrequests=settings.max_subrequests,
         ),
+        fetcher=Fetcher(EgressPolicy(parse_allow_list(settings.egress_allow))),
     )
 
 
@@ -87,6 +91,7 @@ async def stop_services(services: Services) -> None:
     if services.background:  # let waitUntil work finish (each is bounded by its wall clock)
         await asyncio.gather(*services.background, return_exceptions=True)
     await services.supervisor.stop()
+    await services.fetcher.close()
     await services.records.stop()
     await services.db.close()
 

@@ -216,7 +216,14 @@ class InvocationGateway:
                 body=body,
                 source_map=await services.scripts.source_map(deployment),
                 record_id=record_id,
-                context=CallContext(deployment.namespace, deployment.script, deployment.version, deployment.bindings, services),
+                context=CallContext(
+                    deployment.namespace,
+                    deployment.script,
+                    deployment.version,
+                    deployment.bindings,
+                    services,
+                    max_subrequests=deployment.subrequests,
+                ),
             )
         )
         run.add_done_callback(events.end)

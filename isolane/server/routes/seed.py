@@ -6,6 +6,7 @@ import orjson
 from fastapi import APIRouter, Request
 
 from isolane.errors import BadRequest, NotFound
+from isolane.platform.calls import CallContext
 from isolane.platform.namespaces import DEFAULT_NAMESPACE
 from isolane.platform.seed import ID_LENGTH, SEED_KIND, decode_source
 from isolane.sandbox.supervisor import ScriptCode, ScriptRef
@@ -64,7 +65,8 @@ async def execute(request: Request) -> JSONResponse:
         return ScriptCode(await services.seeds.source(script))
 
     ref = ScriptRef(DEFAULT_NAMESPACE, script.id, script.id, SEED_KIND)
-    result, record = await services.runner.run(ref, services.settings.limits, "execute", load_code)
+    context = CallContext(DEFAULT_NAMESPACE, script.id, script.id, (), services, max_subrequests=services.settings.max_subrequests)
+    result, record = await services.runner.run(ref, services.settings.limits, "execute", load_code, context=context)
     return JSONResponse(
         {
             "id": script.id,
