@@ -23,9 +23,27 @@ log = logging.getLogger(__name__)
 
 @dataclass(slots=True)
 class CallUsage:
-    """What one invocation has used of its capabilities so far."""
+    """What one invocation has used of its capabilities so far, and what it holds open."""
 
     subrequests: int = 0
+    streams: dict[int, Any] = field(default_factory=dict)  # open fetch() response bodies
+    _next_stream: int = 1
+
+    def open_stream(self, response: Any, chunks: Any, url: str) -> int:
+        stream_id = self._next_stream
+        self._next_stream += 1
+        self.streams[stream_id] = (response, chunks, url)
+        return stream_id
+
+    async def close_stream(self, stream_id: Any) -> None:
+        stream = self.streams.pop(stream_id, None)
+        if stream is not None:
+            await stream[0].aclose()
+
+    async def close(self) -> None:
+        """End of the invocation: close what it left open."""
+        for stream_id in list(self.streams):
+            await self.close_stream(stream_id)
 
 
 @dataclass(frozen=True, slots=True)

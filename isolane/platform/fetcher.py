@@ -2,8 +2,10 @@
 
 Redirects follow the Fetch standard (`follow` up to 20 hops, each hop checked by the policy
 when it connects; `manual` returns the 3xx response; `error` fails). Each invocation may
-make `subrequests` of them (default 50); a response may be at most `max_response_bytes`.
-Every failure reaches JavaScript as a TypeError the script can catch.
+make `subrequests` of them (default 50). A response body that fits in the first read comes
+back with the head; a longer one stays open on the server and the script pulls it chunk by
+chunk (`fetch.read`), so it streams with natural backpressure; whatever is still open when
+the invocation ends is closed. Every failure reaches JavaScript as a TypeError.
 """
 
 from __future__ import annotations
@@ -15,14 +17,16 @@ from urllib.parse import urljoin, urlsplit
 
 import httpcore
 
-from isolane.platform.calls import CallContext, server_operation
+from isolane.platform.calls import CallContext, CallUsage, server_operation
 from isolane.platform.egress import EgressBackend, EgressDenied, EgressPolicy
 from isolane.runtime.host import HostError
 
 MAX_REDIRECTS = 20
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
-DEFAULT_TIMEOUT_SECONDS = 30.0
+INLINE_BODY_BYTES = 64 * 1024  # a body that fits comes back with the head, in one answer
+READ_TIMEOUT_SECONDS = 30.0
+# Framing is the server's to write: the body is sent whole, with its own length.
+_FRAMING_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection", "keep-alive", "te", "upgrade"})
 _BODY_HEADERS = frozenset({"content-type", "content-length", "content-encoding", "content-language", "content-location"})
 
 
@@ -31,8 +35,7 @@ def _failure(message: str) -> HostError:
 
 
 class Fetcher:
-    def __init__(self, policy: EgressPolicy, *, max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES) -> None:
-        self._max_response_bytes = max_response_bytes
+    def __init__(self, policy: EgressPolicy) -> None:
         self._pool = httpcore.AsyncConnectionPool(
             ssl_context=ssl.create_default_context(),
             network_backend=EgressBackend(policy),
@@ -43,7 +46,9 @@ class Fetcher:
     async def close(self) -> None:
         await self._pool.aclose()
 
-    async def fetch(self, method: str, url: str, headers: list[list[str]], body: bytes | None, redirect: str) -> dict[str, Any]:
+    async def fetch(
+        self, method: str, url: str, headers: list[list[str]], body: bytes | None, redirect: str, usage: CallUsage
+    ) -> dict[str, Any]:
         redirected = False
         for _ in range(MAX_REDIRECTS + 1):
             scheme = urlsplit(url).scheme
@@ -52,7 +57,8 @@ class Fetcher:
             response = await self._send(method, url, headers, body)
             location = _header(response["headers"], "location")
             if response["status"] not in REDIRECT_STATUSES or location is None or redirect == "manual":
-                return {**response, "url": url, "redirected": redirected}
+                return {**await self._first_read(response, url, usage), "url": url, "redirected": redirected}
+            await response["open"].aclose()
             if redirect == "error":
                 raise _failure(f"redirected to {location} with redirect: 'error'")
             next_url = urljoin(url, location)
@@ -65,36 +71,65 @@ class Fetcher:
         raise _failure(f"more than {MAX_REDIRECTS} redirects")
 
     async def _send(self, method: str, url: str, headers: list[list[str]], body: bytes | None) -> dict[str, Any]:
+        """Send one request; the response's body is left open for `_first_read`."""
         host = urlsplit(url).netloc
-        sent = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers if name.lower() != "host"]
+        sent = [
+            (name.encode("latin-1"), value.encode("latin-1"))
+            for name, value in headers
+            if name.lower() not in _FRAMING_HEADERS
+        ]
         sent.insert(0, (b"host", host.encode("idna")))
+        if body or method not in ("GET", "HEAD"):
+            sent.append((b"content-length", str(len(body or b"")).encode()))
         try:
-            async with self._pool.stream(
-                method.encode("ascii"),
-                url,
-                headers=sent,
-                content=body or b"",
-                extensions={"timeout": {"connect": 10.0, "read": DEFAULT_TIMEOUT_SECONDS, "write": DEFAULT_TIMEOUT_SECONDS, "pool": 10.0}},
-            ) as response:
-                chunks, size = [], 0
-                async for chunk in response.aiter_stream():
-                    size += len(chunk)
-                    if size > self._max_response_bytes:
-                        raise _failure(f"the response is larger than {self._max_response_bytes} bytes")
-                    chunks.append(chunk)
-        except EgressDenied as exc:
-            raise _failure(str(exc)) from exc
-        except httpcore.TimeoutException as exc:
-            raise _failure(f"{url} timed out") from exc
-        except (httpcore.NetworkError, httpcore.ProtocolError, httpcore.UnsupportedProtocol, UnicodeError, ValueError) as exc:
-            raise _failure(f"{url}: {exc or type(exc).__name__}") from exc
+            response = await self._pool.handle_async_request(
+                httpcore.Request(
+                    method.encode("ascii"),
+                    url,
+                    headers=sent,
+                    content=body or b"",
+                    extensions={"timeout": {"connect": 10.0, "read": READ_TIMEOUT_SECONDS, "write": READ_TIMEOUT_SECONDS, "pool": 10.0}},
+                )
+            )
+        except Exception as exc:  # noqa: BLE001 - every failure is the script's TypeError
+            raise _translate(exc, url) from exc
         reason = response.extensions.get("reason_phrase", b"")
         return {
             "status": response.status,
             "statusText": reason.decode("latin-1") if isinstance(reason, bytes) else str(reason),
             "headers": [[name.decode("latin-1").lower(), value.decode("latin-1")] for name, value in response.headers],
-            "body": base64.b64encode(b"".join(chunks)).decode("ascii"),
+            "open": response,
         }
+
+    async def _first_read(self, response: dict[str, Any], url: str, usage: CallUsage) -> dict[str, Any]:
+        """The head, with the whole body if it is short, else its first chunk and a stream id."""
+        upstream = response.pop("open")
+        chunks = upstream.aiter_stream()
+        received, size = [], 0
+        try:
+            while size < INLINE_BODY_BYTES:
+                try:
+                    chunk = await chunks.__anext__()
+                except StopAsyncIteration:
+                    await upstream.aclose()
+                    return {**response, "body": base64.b64encode(b"".join(received)).decode("ascii")}
+                received.append(chunk)
+                size += len(chunk)
+        except Exception as exc:  # noqa: BLE001
+            await upstream.aclose()
+            raise _translate(exc, url) from exc
+        stream_id = usage.open_stream(upstream, chunks, url)
+        return {**response, "body": base64.b64encode(b"".join(received)).decode("ascii"), "stream": stream_id}
+
+
+def _translate(exc: Exception, url: str) -> HostError:
+    if isinstance(exc, HostError):
+        return exc
+    if isinstance(exc, EgressDenied):
+        return _failure(str(exc))
+    if isinstance(exc, httpcore.TimeoutException):
+        return _failure(f"{url} timed out")
+    return _failure(f"{url}: {exc or type(exc).__name__}")
 
 
 def _header(headers: list[list[str]], name: str) -> str | None:
@@ -120,4 +155,28 @@ async def fetch_operation(context: CallContext, args: dict[str, Any]) -> dict[st
         method, url = str(args["method"]).upper(), str(args["url"])
     except (ValueError, TypeError, KeyError) as exc:
         raise HostError("TypeError", f"fetch: bad arguments ({exc})") from exc
-    return await context.services.fetcher.fetch(method, url, headers, content, redirect)
+    return await context.services.fetcher.fetch(method, url, headers, content, redirect, context.usage)
+
+
+@server_operation("fetch.read")
+async def read_operation(context: CallContext, args: dict[str, Any]) -> dict[str, Any]:
+    """The next chunk of a streamed fetch() response body: {chunk} or {done: true}."""
+    stream = context.usage.streams.get(args.get("stream"))
+    if stream is None:
+        raise HostError("TypeError", "this response body is no longer available")
+    upstream, chunks, url = stream
+    try:
+        chunk = await chunks.__anext__()
+    except StopAsyncIteration:
+        await context.usage.close_stream(args.get("stream"))
+        return {"done": True}
+    except Exception as exc:  # noqa: BLE001
+        await context.usage.close_stream(args.get("stream"))
+        raise _translate(exc, url) from exc
+    return {"chunk": base64.b64encode(chunk).decode("ascii")}
+
+
+@server_operation("fetch.cancel")
+async def cancel_operation(context: CallContext, args: dict[str, Any]) -> None:
+    """The script no longer wants the rest of a response body."""
+    await context.usage.close_stream(args.get("stream"))

@@ -73,6 +73,8 @@ class Runner:
         result = await self._supervisor.invoke(ref, limits, load_code, call, observe, body)
         for task in calls:  # answers nobody will read: the invocation is over
             task.cancel()
+        if context is not None:
+            await context.usage.close()
         result.error = map_error(result.error, script_file_name(ref), source_map)
         if status is None and result.outcome is not Outcome.OK and call is not None and call.get("op") == "fetch":
             status = ERROR_STATUS.get(result.outcome, 500)

@@ -183,3 +183,15 @@ def test_aborted_signal(fetching: Server, upstream: int) -> None:
         catch (e) {{ return new Response(e.name); }}""",
     )
     assert response.text == "AbortError"
+
+
+def test_long_responses_stream_through_a_proxying_script(fetching: Server, upstream: int) -> None:
+    # 600 KiB from upstream, passed through as the script's own streamed response.
+    response = run_fetch(
+        fetching,
+        "proxy",
+        f"""const r = await fetch("http://127.0.0.1:{upstream}/echo", {{ method: "POST", body: "z".repeat(600 * 1024) }});
+        return new Response(r.body, {{ headers: {{ "x-proxied": "1" }} }});""",
+    )
+    assert response.status_code == 200 and response.headers["x-proxied"] == "1"
+    assert response.json()["body"] == "z" * 600 * 1024

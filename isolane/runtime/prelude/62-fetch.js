@@ -1,6 +1,8 @@
 // fetch(): subrequests performed by the server (platform/fetcher.py) under the platform's
-// egress policy and per-invocation limits. Request bodies are read whole before sending;
-// responses arrive whole (up to the server's size limit) and become real Response objects.
+// egress policy and per-invocation limits. Request bodies are read whole before sending. A
+// response body comes with the head when short; a longer one is pulled from the server
+// chunk by chunk as the script reads it (so piping it into the script's own response
+// streams end to end).
 {
   const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
 
@@ -27,9 +29,26 @@
     for (const [name, value] of result.headers) headerListAppend(headers, name, value);
     headers.guard = "immutable";
     if (!NULL_BODY_STATUSES.has(result.status) && request.method !== "HEAD") {
-      state.body = newFixedBody(base64ToBytes(result.body));
+      const first = base64ToBytes(result.body);
+      state.body = result.stream === undefined ? newFixedBody(first) : newStreamBody(upstreamBody(result.stream, first));
     }
     return new Response(INTERNAL, state);
+  }
+
+  function upstreamBody(stream, first) {
+    return new ReadableStream({
+      start(controller) {
+        if (first.length > 0) controller.enqueue(first);
+      },
+      async pull(controller) {
+        const next = await hostCall("fetch.read", { stream });
+        if (next.done) controller.close();
+        else controller.enqueue(base64ToBytes(next.chunk));
+      },
+      cancel() {
+        return hostCall("fetch.cancel", { stream }).catch(() => {});
+      },
+    }, { highWaterMark: 0 });
   }
 
   async function fetch(input, init = undefined) {
