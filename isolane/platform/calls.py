@@ -27,7 +27,14 @@ class CallUsage:
 
     subrequests: int = 0
     streams: dict[int, Any] = field(default_factory=dict)  # open fetch() response bodies
+    uploads: dict[int, Any] = field(default_factory=dict)  # fetch() requests sending a stream
     _next_stream: int = 1
+
+    def open_upload(self, chunks: Any, task: Any) -> int:
+        upload_id = self._next_stream
+        self._next_stream += 1
+        self.uploads[upload_id] = (chunks, task)
+        return upload_id
 
     def open_stream(self, response: Any, chunks: Any, url: str) -> int:
         stream_id = self._next_stream
@@ -42,6 +49,9 @@ class CallUsage:
 
     async def close(self) -> None:
         """End of the invocation: close what it left open."""
+        for _, task in self.uploads.values():
+            task.cancel()
+        self.uploads.clear()
         for stream_id in list(self.streams):
             await self.close_stream(stream_id)
 

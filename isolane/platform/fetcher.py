@@ -10,8 +10,10 @@ the invocation ends is closed. Every failure reaches JavaScript as a TypeError.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import ssl
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -23,6 +25,7 @@ from isolane.runtime.host import HostError
 
 MAX_REDIRECTS = 20
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+UPLOAD_QUEUE_CHUNKS = 8  # streamed request body chunks buffered before the script waits
 INLINE_BODY_BYTES = 64 * 1024  # a body that fits comes back with the head, in one answer
 READ_TIMEOUT_SECONDS = 30.0
 # Framing is the server's to write: the body is sent whole, with its own length.
@@ -47,7 +50,13 @@ class Fetcher:
         await self._pool.aclose()
 
     async def fetch(
-        self, method: str, url: str, headers: list[list[str]], body: bytes | None, redirect: str, usage: CallUsage
+        self,
+        method: str,
+        url: str,
+        headers: list[list[str]],
+        body: bytes | AsyncIterator[bytes] | None,
+        redirect: str,
+        usage: CallUsage,
     ) -> dict[str, Any]:
         redirected = False
         for _ in range(MAX_REDIRECTS + 1):
@@ -65,12 +74,14 @@ class Fetcher:
             if response["status"] == 303 and method != "HEAD" or response["status"] in (301, 302) and method == "POST":
                 method, body = "GET", None
                 headers = [pair for pair in headers if pair[0].lower() not in _BODY_HEADERS]
+            elif body is not None and not isinstance(body, bytes):
+                raise _failure("cannot follow a redirect that would send a streamed request body again")
             if urlsplit(next_url)[:2] != urlsplit(url)[:2]:  # cross-origin: credentials stay behind
                 headers = [pair for pair in headers if pair[0].lower() not in ("authorization", "cookie")]
             url, redirected = next_url, True
         raise _failure(f"more than {MAX_REDIRECTS} redirects")
 
-    async def _send(self, method: str, url: str, headers: list[list[str]], body: bytes | None) -> dict[str, Any]:
+    async def _send(self, method: str, url: str, headers: list[list[str]], body: bytes | AsyncIterator[bytes] | None) -> dict[str, Any]:
         """Send one request; the response's body is left open for `_first_read`."""
         host = urlsplit(url).netloc
         sent = [
@@ -79,7 +90,9 @@ class Fetcher:
             if name.lower() not in _FRAMING_HEADERS
         ]
         sent.insert(0, (b"host", host.encode("idna")))
-        if body or method not in ("GET", "HEAD"):
+        if body is not None and not isinstance(body, bytes):
+            sent.append((b"transfer-encoding", b"chunked"))  # a streamed body: length unknown
+        elif body or method not in ("GET", "HEAD"):
             sent.append((b"content-length", str(len(body or b"")).encode()))
         try:
             response = await self._pool.handle_async_request(
@@ -129,7 +142,7 @@ def _translate(exc: Exception, url: str) -> HostError:
         return _failure(str(exc))
     if isinstance(exc, httpcore.TimeoutException):
         return _failure(f"{url} timed out")
-    return _failure(f"{url}: {exc or type(exc).__name__}")
+    return _failure(f"{url}: {str(exc) or type(exc).__name__}")
 
 
 def _header(headers: list[list[str]], name: str) -> str | None:
@@ -155,7 +168,45 @@ async def fetch_operation(context: CallContext, args: dict[str, Any]) -> dict[st
         method, url = str(args["method"]).upper(), str(args["url"])
     except (ValueError, TypeError, KeyError) as exc:
         raise HostError("TypeError", f"fetch: bad arguments ({exc})") from exc
-    return await context.services.fetcher.fetch(method, url, headers, content, redirect, context.usage)
+    fetcher = context.services.fetcher
+    if not args.get("streaming"):
+        return await fetcher.fetch(method, url, headers, content, redirect, context.usage)
+    # A ReadableStream body: the request starts now and reads its body from what the script
+    # sends with fetch.write; fetch.response then waits for the response.
+    chunks: asyncio.Queue[bytes | None] = asyncio.Queue(UPLOAD_QUEUE_CHUNKS)
+
+    async def body() -> AsyncIterator[bytes]:
+        while (chunk := await chunks.get()) is not None:
+            yield chunk
+
+    task = asyncio.ensure_future(fetcher.fetch(method, url, headers, body(), redirect, context.usage))
+    return {"upload": context.usage.open_upload(chunks, task)}
+
+
+@server_operation("fetch.write")
+async def write_operation(context: CallContext, args: dict[str, Any]) -> None:
+    """A piece of a streamed request body ({upload, chunk}), or its end ({upload, end: true})."""
+    upload = context.usage.uploads.get(args.get("upload"))
+    if upload is None:
+        raise HostError("TypeError", "this request body is no longer being sent")
+    chunks, task = upload
+    try:
+        piece = None if args.get("end") else base64.b64decode(args.get("chunk") or "", validate=True)
+    except ValueError as exc:
+        raise HostError("TypeError", "fetch: a request body chunk is not base64") from exc
+    put = asyncio.ensure_future(chunks.put(piece))
+    await asyncio.wait((put, task), return_when=asyncio.FIRST_COMPLETED)  # the request may fail early
+    if not put.done():
+        put.cancel()
+
+
+@server_operation("fetch.response")
+async def response_operation(context: CallContext, args: dict[str, Any]) -> dict[str, Any]:
+    """The response to a request whose body was streamed."""
+    upload = context.usage.uploads.pop(args.get("upload"), None)
+    if upload is None:
+        raise HostError("TypeError", "no such request")
+    return await upload[1]
 
 
 @server_operation("fetch.read")

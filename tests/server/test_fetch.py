@@ -31,8 +31,11 @@ class Upstream(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def _handle(self) -> None:
-        length = int(self.headers.get("content-length") or 0)
-        body = self.rfile.read(length) if length else b""
+        if self.headers.get("transfer-encoding", "").lower() == "chunked":
+            body = self._read_chunked()
+        else:
+            length = int(self.headers.get("content-length") or 0)
+            body = self.rfile.read(length) if length else b""
         if self.path == "/hello":
             self._reply(200, b"hello from upstream", {"content-type": "text/plain", "x-upstream": "yes"})
         elif self.path == "/redirect":
@@ -42,6 +45,14 @@ class Upstream(BaseHTTPRequestHandler):
         else:
             echo = {"method": self.command, "path": self.path, "body": body.decode(), "x-test": self.headers.get("x-test")}
             self._reply(200, json.dumps(echo).encode(), {"content-type": "application/json"})
+
+    def _read_chunked(self) -> bytes:
+        body = b""
+        while (size := int(self.rfile.readline().split(b";")[0], 16)) > 0:
+            body += self.rfile.read(size)
+            self.rfile.readline()
+        self.rfile.readline()  # the blank line after the last chunk
+        return body
 
     do_GET = do_POST = do_PUT = do_HEAD = _handle
 
@@ -195,3 +206,21 @@ def test_long_responses_stream_through_a_proxying_script(fetching: Server, upstr
     )
     assert response.status_code == 200 and response.headers["x-proxied"] == "1"
     assert response.json()["body"] == "z" * 600 * 1024
+
+
+def test_streamed_request_body(fetching: Server, upstream: int) -> None:
+    response = run_fetch(
+        fetching,
+        "uploader",
+        f"""let n = 0;
+        const body = new ReadableStream({{
+          pull(controller) {{
+            if (n === 50) {{ controller.close(); return; }}
+            controller.enqueue(new TextEncoder().encode(`part${{n++}};`));
+          }},
+        }});
+        const r = await fetch("http://127.0.0.1:{upstream}/echo", {{ method: "PUT", body, duplex: "half" }});
+        return new Response(await r.text());""",
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["body"] == "".join(f"part{n};" for n in range(50))

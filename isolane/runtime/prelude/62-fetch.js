@@ -1,5 +1,6 @@
 // fetch(): subrequests performed by the server (platform/fetcher.py) under the platform's
-// egress policy and per-invocation limits. Request bodies are read whole before sending. A
+// egress policy and per-invocation limits. A ReadableStream request body is sent as it is
+// read; other bodies whole. A
 // response body comes with the head when short; a longer one is pulled from the server
 // chunk by chunk as the script reads it (so piping it into the script's own response
 // streams end to end).
@@ -51,20 +52,32 @@
     }, { highWaterMark: 0 });
   }
 
+  // A ReadableStream body goes out as it is read: each chunk waits for the server to take it.
+  async function sendStreamedBody(request, head) {
+    const { upload } = await hostCall("fetch", { ...head, streaming: true });
+    const reader = request.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      await hostCall("fetch.write", { upload, chunk: bytesToBase64(value) });
+    }
+    await hostCall("fetch.write", { upload, end: true });
+    return hostCall("fetch.response", { upload });
+  }
+
   async function fetch(input, init = undefined) {
     const request = new Request(input, init);
     const signal = request.signal;
     if (signal && signal.aborted) throw signal.reason;
-    const body = request.body === null ? null : bytesToBase64(new Uint8Array(await request.arrayBuffer()));
     const headers = [];
     for (const pair of request.headers) headers.push(pair);
-    const call = hostCall("fetch", {
-      method: request.method,
-      url: request.url,
-      headers,
-      body,
-      redirect: request.redirect,
-    });
+    const head = { method: request.method, url: request.url, headers, redirect: request.redirect };
+    // Bodies given whole (strings, bytes, forms) are sent whole; streams are streamed.
+    const streamed = init !== undefined && init !== null && isReadableStream(init.body);
+    let call;
+    if (request.body === null) call = hostCall("fetch", { ...head, body: null });
+    else if (streamed) call = sendStreamedBody(request, head);
+    else call = hostCall("fetch", { ...head, body: bytesToBase64(new Uint8Array(await request.arrayBuffer())) });
     return fetchResponse(request, await abortable(call, signal));
   }
 
