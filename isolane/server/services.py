@@ -11,6 +11,7 @@ from isolane.observability.records import RecordStore
 from isolane.platform.namespaces import NamespaceService
 from isolane.platform.runner import Runner
 from isolane.platform.scripts import ScriptService
+from isolane.platform.secrets import SecretService
 from isolane.platform.seed import SeedService
 from isolane.platform.tokens import TokenService
 from isolane.sandbox.supervisor import Supervisor
@@ -30,5 +31,6 @@ class Services:
     supervisor: Supervisor
     runner: Runner
     scripts: ScriptService
+    secrets: SecretService
     # Invocations still running after their response was sent (ctx.waitUntil).
     background: set[asyncio.Task[Any]] = field(default_factory=set)
