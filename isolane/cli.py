@@ -21,6 +21,7 @@ from isolane.config import (
 )
 from isolane.sandbox.limits import Limits
 from isolane.sandbox.supervisor import default_executor_count
+from isolane.store.sealing import KEY_FILE, parse_key
 
 app = typer.Typer(
     help="Isolane: run your customers' JavaScript in supervised V8 isolates.",
@@ -100,12 +101,26 @@ def serve(
         bool,
         typer.Option(envvar="ISOLANE_INSECURE_NO_AUTH", help="Accept requests without tokens (local experiments; loopback only)."),
     ] = False,
+    secrets_key: Annotated[
+        str | None,
+        typer.Option(
+            envvar="ISOLANE_SECRETS_KEY",
+            help="Base64 of the 32-byte key that encrypts script secrets at rest (prefer the environment variable"
+            f" to the command line). Without it, one is generated into DATA_DIR/{KEY_FILE} on the first start and reused."
+            " Servers sharing a database must share this key.",
+            show_default=f"DATA_DIR/{KEY_FILE}",
+        ),
+    ] = None,
     log_level: Annotated[str, typer.Option(envvar="ISOLANE_LOG_LEVEL", help="debug, info, warning or error.")] = "info",
 ) -> None:
     """Start the server on the embedded default: SQLite and files under --data-dir.
 
     The admin token comes from ISOLANE_ADMIN_TOKEN; without it, one is generated on the
     first start and printed once.
+
+    Script secrets are encrypted with the secrets key (--secrets-key / ISOLANE_SECRETS_KEY,
+    else DATA_DIR/secrets.key, generated on the first start). Several servers sharing a
+    database must all be given the same key.
     """
     import uvicorn
 
@@ -118,6 +133,11 @@ def serve(
         raise typer.BadParameter(str(exc), param_hint="--egress-allow") from exc
     if insecure_no_auth and not _is_loopback(host):
         raise typer.BadParameter("--insecure-no-auth is refused unless --host is a loopback address", param_hint="--insecure-no-auth")
+    if secrets_key:
+        try:
+            parse_key(secrets_key)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--secrets-key / ISOLANE_SECRETS_KEY") from None
     settings = Settings(
         data_dir=data_dir,
         host=host,
@@ -135,6 +155,7 @@ def serve(
         max_subrequests=subrequests,
         admin_token=os.environ.get("ISOLANE_ADMIN_TOKEN") or None,
         insecure_no_auth=insecure_no_auth,
+        secrets_key=secrets_key or None,
     )
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     uvicorn.run(

@@ -33,6 +33,8 @@ class Settings:
     admin_token: str | None = None
     insecure_no_auth: bool = False
     token_cache_seconds: float = 2.0
+    # base64 of 32 bytes; None: DATA_DIR/secrets.key, generated on the first start
+    secrets_key: str | None = field(default=None, repr=False)
 
     @property
     def resolved_database_url(self) -> str:

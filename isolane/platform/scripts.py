@@ -1,8 +1,9 @@
 """Workers scripts: upload (link, probe, store immutably, deploy), read, list, delete, and
 the deployed version an invocation runs.
 
-A version's id is derived from everything that makes it (code, modules, metadata), so the
-same upload twice is the same version, and caches keyed by version never go stale.
+A version's id is derived from everything that makes it (code, modules, metadata, and the
+script's secrets: see platform/secrets.py), so the same upload twice is the same version,
+and caches keyed by version never go stale.
 Which version is deployed lives in the store; each server caches that answer for a
 second, so other instances see a change within that time (this one at once).
 """
@@ -13,19 +14,21 @@ import asyncio
 import secrets
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from isolane.clock import now_ms, to_iso
-from isolane.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
+from isolane.errors import BadRequest, Conflict, IsolaneError, NotFound, PayloadTooLarge
 from isolane.linker import SourceMap, link
 from isolane.platform.names import validate_name
 from isolane.platform.namespaces import NamespaceService
 from isolane.platform.runner import script_file_name
+from isolane.platform.secrets import SecretChange, SecretSet, binding_conflict, read_secret_set, versioned
 from isolane.platform.stacks import map_error
 from isolane.platform.uploads import Upload, WorkerFormat
 from isolane.sandbox.limits import Limits
@@ -34,12 +37,15 @@ from isolane.sandbox.supervisor import ScriptCode, ScriptRef, Supervisor
 from isolane.store.blobs import BlobStore, digest_of
 from isolane.store.database import Database
 from isolane.store.schema import scripts, versions
+from isolane.store.schema import secrets as secrets_table
+from isolane.store.sealing import Sealer
 
 WORKER_KINDS = (WorkerFormat.MODULE.value, WorkerFormat.SERVICE_WORKER.value)
 DEPLOYMENT_CACHE_SECONDS = 1.0
 SOURCE_MAPS_CACHED = 256
 DEFAULT_PAGE = 100
 MAX_PAGE = 1000
+SECRETS_RACE_ATTEMPTS = 3  # an upload that meets concurrent changes of secrets
 _MULTIPART_TYPES = {
     "esm": "application/javascript+module",
     "typescript": "application/typescript",
@@ -61,13 +67,17 @@ class Deployment:
     limits: Limits
     code_blob: str
     source_map_blob: str | None
-    env: dict[str, Any]
+    env: dict[str, Any] = field(repr=False)  # plain bindings and secrets' values
     bindings: tuple[dict[str, Any], ...] = ()  # capability bindings (KV, ...), as uploaded
     subrequests: int = 50  # fetch() calls per invocation
 
     @property
     def ref(self) -> ScriptRef:
         return ScriptRef(self.namespace, self.script, self.version, self.kind)
+
+
+class SecretsChanged(Exception):
+    """The script's secrets changed between an upload's reading them and its deployment."""
 
 
 def script_not_found(namespace: str, name: str) -> NotFound:
@@ -119,6 +129,7 @@ class ScriptService:
         *,
         limits: Limits,
         max_script_bytes: int,
+        sealer: Sealer,
         max_subrequests: int = 50,
     ) -> None:
         self._db = db
@@ -128,6 +139,7 @@ class ScriptService:
         self._limits = limits
         self._max_script_bytes = max_script_bytes
         self._max_subrequests = max_subrequests
+        self._sealer = sealer
         self._deployments: dict[tuple[str, str], tuple[float, Deployment | None]] = {}
         self._source_maps: OrderedDict[str, SourceMap] = OrderedDict()
 
@@ -175,16 +187,38 @@ class ScriptService:
             "content_type": upload.content_type,
             **upload.metadata.to_json(),
         }
-        version_id = digest_of(orjson.dumps({"ns": namespace, "script": name, "code": code_blob, **described}, option=orjson.OPT_SORT_KEYS))[:32]
+        build = digest_of(orjson.dumps({"ns": namespace, "script": name, "code": code_blob, **described}, option=orjson.OPT_SORT_KEYS))[:32]
 
-        env = _env(upload.metadata.bindings)
         capabilities = _capabilities(upload.metadata.bindings)
-        deployment = Deployment(
-            namespace, name, version_id, upload.format.value, (), limits, code_blob, map_blob, env, capabilities, subrequests
-        )
-        handlers, startup_ms = await self._probe(deployment, code, upload.main)
-        metadata = {**described, "code_blob": code_blob, "source_map_blob": map_blob, "handlers": handlers, "startup_time_ms": startup_ms}
-        created, created_at = await self._deploy(namespace, name, version_id, upload, metadata)
+        handlers: list[str] | None = None
+        for _attempt in range(SECRETS_RACE_ATTEMPTS):
+            secret_set = await self._secret_set(namespace, name)
+            if (taken := secret_set.conflict(upload.metadata.bindings)) is not None:
+                raise binding_conflict(taken)
+            version_id = versioned(build, secret_set.digest)
+            env = {**_env(upload.metadata.bindings), **secret_set.values(self._sealer, namespace, name)}
+            if handlers is None:
+                # The probing isolate stays cached under this version, so it gets the whole env.
+                # (A module's global scope never sees env: the handlers do not depend on it.)
+                deployment = Deployment(
+                    namespace, name, version_id, upload.format.value, (), limits, code_blob, map_blob, env, capabilities, subrequests
+                )
+                handlers, startup_ms = await self._probe(deployment, code, upload.main)
+            metadata = {
+                **described,
+                "code_blob": code_blob,
+                "source_map_blob": map_blob,
+                "handlers": handlers,
+                "startup_time_ms": startup_ms,
+                **secret_set.metadata(build),
+            }
+            try:
+                created, created_at = await self._deploy(namespace, name, version_id, upload, metadata, secret_set.digest)
+                break
+            except SecretsChanged:
+                continue
+        else:
+            raise Conflict("the script's secrets kept changing during this upload: try again", code="concurrent_change")
         # This server knows the new deployment already: its first request skips the store.
         live = Deployment(
             namespace, name, version_id, upload.format.value, tuple(handlers), limits, code_blob, map_blob, env, capabilities, subrequests
@@ -228,23 +262,35 @@ class ScriptService:
             outcome=result.outcome.value,
         )
 
-    async def _deploy(self, namespace: str, name: str, version_id: str, upload: Upload, metadata: dict[str, Any]) -> tuple[bool, int]:
+    async def _secret_set(self, namespace: str, name: str) -> SecretSet:
+        async with self._db.connect() as conn:
+            return await read_secret_set(conn, namespace, name)
+
+    async def _deploy(
+        self, namespace: str, name: str, version_id: str, upload: Upload, metadata: dict[str, Any], secrets_digest: str | None
+    ) -> tuple[bool, int]:
         try:
-            return await self._write_deployment(namespace, name, version_id, upload, metadata)
+            return await self._write_deployment(namespace, name, version_id, upload, metadata, secrets_digest)
         except IntegrityError:
             # A concurrent first upload of the same script (or version) won the insert.
             await asyncio.sleep(0.01 + secrets.randbelow(20) / 1000)
-            return await self._write_deployment(namespace, name, version_id, upload, metadata)
+            return await self._write_deployment(namespace, name, version_id, upload, metadata, secrets_digest)
 
     async def _write_deployment(
-        self, namespace: str, name: str, version_id: str, upload: Upload, metadata: dict[str, Any]
+        self, namespace: str, name: str, version_id: str, upload: Upload, metadata: dict[str, Any], secrets_digest: str | None
     ) -> tuple[bool, int]:
-        """Store the version (unless it exists) and make it current; (created, version time)."""
+        """Store the version (unless it exists) and make it current; (created, version time).
+        Raises SecretsChanged if the script's secrets are no longer those the version has."""
         now = now_ms()
         async with self._db.transaction() as conn:
+            # Lock the script's row first (a change of secrets takes the same lock), so the
+            # secrets read below stay what they are until this deployment commits.
+            await conn.execute(update(scripts).where(scripts.c.namespace == namespace, scripts.c.name == name).values(updated_at=now))
             row = (await conn.execute(select(scripts.c.kind).where(scripts.c.namespace == namespace, scripts.c.name == name))).first()
             if row is not None and row.kind not in WORKER_KINDS:
                 raise Conflict(f"the name {name!r} is taken by a seed upload", code="script_name_taken")
+            if row is not None and (await read_secret_set(conn, namespace, name)).digest != secrets_digest:
+                raise SecretsChanged
             if row is None:
                 await conn.execute(
                     insert(scripts).values(
@@ -330,7 +376,8 @@ class ScriptService:
             **self._summary(row),
             "main_module": meta.get("main_module"),
             "modules": [{"name": m["name"], "type": m["type"], "size": m["size"]} for m in meta.get("modules", [])],
-            "bindings": [{"name": b["name"], "type": b["type"]} for b in meta.get("bindings", [])],
+            "bindings": [{"name": b["name"], "type": b["type"]} for b in meta.get("bindings", [])]
+            + [{"name": s["name"], "type": s["type"]} for s in meta.get("secrets", [])],
             "limits": meta.get("limits", {}),
             "compatibility_date": meta.get("compatibility_date"),
             "compatibility_flags": meta.get("compatibility_flags", []),
@@ -358,6 +405,60 @@ class ScriptService:
             )
         chunks.append(f"--{boundary}--\r\n".encode())
         return b"".join(chunks), f"multipart/form-data; boundary={boundary}"
+
+    async def require(self, conn: AsyncConnection, namespace: str, name: str) -> None:
+        """404 unless `namespace/name` is a Workers script."""
+        found = await conn.execute(
+            select(scripts.c.name).where(scripts.c.namespace == namespace, scripts.c.name == name, scripts.c.kind.in_(WORKER_KINDS))
+        )
+        if found.first() is None:
+            raise script_not_found(namespace, name)
+
+    async def change_secrets(self, namespace: str, name: str, change: SecretChange) -> tuple[Any, str]:
+        """Apply `change(conn, current secrets, bindings)` to the script's secrets and deploy
+        a version that has the result, in one transaction; (change's result, version id).
+        The new version is the deployed one with other secrets: same build, same handlers."""
+        now = now_ms()
+        async with self._db.transaction() as conn:
+            locked = await conn.execute(
+                update(scripts)
+                .where(scripts.c.namespace == namespace, scripts.c.name == name, scripts.c.kind.in_(WORKER_KINDS))
+                .values(updated_at=now)
+            )
+            if locked.rowcount == 0:
+                raise script_not_found(namespace, name)
+            current = (
+                await conn.execute(
+                    select(scripts.c.current_version, versions.c.kind, versions.c.blob, versions.c.size, versions.c.metadata)
+                    .join(versions, versions.c.id == scripts.c.current_version)
+                    .where(scripts.c.namespace == namespace, scripts.c.name == name)
+                )
+            ).one()
+            meta = orjson.loads(current.metadata)
+            result = await change(conn, await read_secret_set(conn, namespace, name), meta.get("bindings", []))
+            after = await read_secret_set(conn, namespace, name)
+            build = meta.get("build", current.current_version)
+            version_id = versioned(build, after.digest)
+            if version_id != current.current_version:
+                exists = (await conn.execute(select(versions.c.id).where(versions.c.id == version_id))).first()
+                if exists is None:
+                    await conn.execute(
+                        insert(versions).values(
+                            id=version_id,
+                            namespace=namespace,
+                            script=name,
+                            kind=current.kind,
+                            blob=current.blob,
+                            size=current.size,
+                            metadata=orjson.dumps({**meta, **after.metadata(build)}).decode(),
+                            created_at=now,
+                        )
+                    )
+                await conn.execute(
+                    update(scripts).where(scripts.c.namespace == namespace, scripts.c.name == name).values(current_version=version_id)
+                )
+        self._deployments.pop((namespace, name), None)
+        return result, version_id
 
     async def delete(self, namespace: str, name: str) -> None:
         async with self._db.transaction() as conn:
@@ -388,17 +489,35 @@ class ScriptService:
         return deployment
 
     async def _load_deployment(self, namespace: str, name: str) -> Deployment | None:
-        async with self._db.connect() as conn:
-            row = (
-                await conn.execute(
-                    select(versions.c.id, versions.c.kind, versions.c.blob, versions.c.metadata)
-                    .join(scripts, versions.c.id == scripts.c.current_version)
-                    .where(scripts.c.namespace == namespace, scripts.c.name == name, scripts.c.kind.in_(WORKER_KINDS))
+        # One statement, so the version and the secrets are read as of one moment.
+        query = (
+            select(
+                versions.c.id,
+                versions.c.kind,
+                versions.c.blob,
+                versions.c.metadata,
+                secrets_table.c.name.label("secret_name"),
+                secrets_table.c.type.label("secret_type"),
+                secrets_table.c.ciphertext,
+            )
+            .select_from(
+                scripts.join(versions, versions.c.id == scripts.c.current_version).outerjoin(
+                    secrets_table, and_(secrets_table.c.namespace == scripts.c.namespace, secrets_table.c.script == scripts.c.name)
                 )
-            ).first()
-        if row is None:
+            )
+            .where(scripts.c.namespace == namespace, scripts.c.name == name, scripts.c.kind.in_(WORKER_KINDS))
+        )
+        async with self._db.connect() as conn:
+            rows = list(await conn.execute(query))
+        if not rows:
             return None
+        row = rows[0]
         meta = orjson.loads(row.metadata)
+        secret_set = SecretSet.of((r.secret_name, r.secret_type, r.ciphertext) for r in rows if r.secret_name is not None)
+        if secret_set.digest != meta.get("secrets_digest"):
+            raise IsolaneError(
+                f"the deployed version of script {name!r} does not match its stored secrets", code="secrets_out_of_step"
+            )
         return Deployment(
             namespace,
             name,
@@ -408,7 +527,7 @@ class ScriptService:
             self._bounded(meta),
             row.blob,
             meta.get("source_map_blob"),
-            _env(meta.get("bindings", [])),
+            {**_env(meta.get("bindings", [])), **secret_set.values(self._sealer, namespace, name)},
             _capabilities(meta.get("bindings", [])),
             min(int(meta.get("limits", {}).get("subrequests", self._max_subrequests)), self._max_subrequests),
         )

@@ -57,7 +57,7 @@ class ScriptCode:
     """What an executor needs to load a version: its code and its environment (bindings)."""
 
     code: str
-    env: dict[str, Any] | None = None
+    env: dict[str, Any] | None = field(default=None, repr=False)  # values may be secrets
     # Capability bindings ({"type", "name"}) the runtime turns into objects on `env`.
     bindings: list[dict[str, Any]] | None = None
 

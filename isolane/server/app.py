@@ -19,6 +19,7 @@ from isolane.platform.fetcher import Fetcher  # also registers the fetch operati
 from isolane.platform.namespaces import DEFAULT_NAMESPACE, NamespaceService
 from isolane.platform.runner import Runner
 from isolane.platform.scripts import ScriptService
+from isolane.platform.secrets import SecretService, check_stored_keys
 from isolane.platform.seed import SeedService
 from isolane.platform.tokens import TokenService
 from isolane.sandbox.supervisor import Supervisor
@@ -28,9 +29,11 @@ from isolane.server.responses import JSONResponse
 from isolane.server.gateway import InvocationGateway
 from isolane.server.openapi import document_invocation
 from isolane.server.routes import health, invocations, namespaces, scripts, seed, system, tokens
+from isolane.server.routes import secrets as secrets_routes
 from isolane.server.services import Services
 from isolane.store.blobs import FileBlobStore
 from isolane.store.database import Database
+from isolane.store.sealing import Sealer, load_key
 
 log = logging.getLogger("isolane")
 
@@ -46,6 +49,7 @@ async def start_services(settings: Settings) -> Services:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.resolved_database_url)
     await db.migrate()
+    sealer = await _secrets_sealer(settings, db)
     blobs = FileBlobStore(settings.data_dir)
     token_service = TokenService(db, settings.token_cache_seconds)
     namespace_service = NamespaceService(db)
@@ -64,6 +68,16 @@ async def start_services(settings: Settings) -> Services:
     )
     await supervisor.start()
     settle_heap()
+    script_service = ScriptService(
+        db,
+        blobs,
+        supervisor,
+        namespace_service,
+        limits=settings.limits,
+        max_script_bytes=settings.max_script_bytes,
+        sealer=sealer,
+        max_subrequests=settings.max_subrequests,
+    )
     return Services(
         settings=settings,
         db=db,
@@ -74,17 +88,22 @@ async def start_services(settings: Settings) -> Services:
         records=records,
         supervisor=supervisor,
         runner=Runner(supervisor, records),
-        scripts=ScriptService(
-            db,
-            blobs,
-            supervisor,
-            namespace_service,
-            limits=settings.limits,
-            max_script_bytes=settings.max_script_bytes,
-            max_subrequests=settings.max_subrequests,
-        ),
+        scripts=script_service,
+        secrets=SecretService(db, sealer, script_service),
         fetcher=Fetcher(EgressPolicy(parse_allow_list(settings.egress_allow))),
     )
+
+
+async def _secrets_sealer(settings: Settings, db: Database) -> Sealer:
+    """The secrets key (configured, or the data dir's), checked against what is stored."""
+    try:
+        sealer = Sealer(load_key(settings.secrets_key, settings.data_dir))
+        await check_stored_keys(db, sealer)
+    except ValueError as exc:
+        log.error("cannot start: %s", exc)
+        await db.close()
+        raise SystemExit(f"isolane: {exc}") from None
+    return sealer
 
 
 async def stop_services(services: Services) -> None:
@@ -114,7 +133,7 @@ def create_app(settings: Settings) -> FastAPI:
         default_response_class=JSONResponse,
     )
     install_error_handlers(app)
-    for module in (health, tokens, namespaces, scripts, seed, invocations, system):
+    for module in (health, tokens, namespaces, scripts, secrets_routes, seed, invocations, system):
         app.include_router(module.router)
     document_invocation(app)
     return app

@@ -12,6 +12,7 @@ from isolane.platform.fetcher import Fetcher
 from isolane.platform.namespaces import NamespaceService
 from isolane.platform.runner import Runner
 from isolane.platform.scripts import ScriptService
+from isolane.platform.secrets import SecretService
 from isolane.platform.seed import SeedService
 from isolane.platform.tokens import TokenService
 from isolane.sandbox.supervisor import Supervisor
@@ -32,5 +33,6 @@ class Services:
     runner: Runner
     scripts: ScriptService
     fetcher: Fetcher
+    secrets: SecretService
     # Invocations still running after their response was sent (ctx.waitUntil).
     background: set[asyncio.Task[Any]] = field(default_factory=set)

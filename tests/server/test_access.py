@@ -29,6 +29,9 @@ EXPECTED = {
     ("GET", "/v1/namespaces/{ns}/scripts/{name}"): "namespace",
     ("GET", "/v1/namespaces/{ns}/scripts/{name}/content"): "namespace",
     ("DELETE", "/v1/namespaces/{ns}/scripts/{name}"): "namespace",
+    ("PUT", "/v1/namespaces/{ns}/scripts/{name}/secrets"): "namespace",
+    ("GET", "/v1/namespaces/{ns}/scripts/{name}/secrets"): "namespace",
+    ("DELETE", "/v1/namespaces/{ns}/scripts/{name}/secrets/{secret}"): "namespace",
     **{
         (method, path): "public"
         for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -37,7 +40,7 @@ EXPECTED = {
 }
 
 PROBE_SCRIPT = "access-probe"
-FILL = {"{ns}": "someone-else", "{name}": PROBE_SCRIPT, "{path}": "some/path", "{token_id}": "nonexistent", "{invocation_id}": "0" * 32}
+FILL = {"{ns}": "someone-else", "{name}": PROBE_SCRIPT, "{path}": "some/path", "{token_id}": "nonexistent", "{invocation_id}": "0" * 32, "{secret}": "NOPE"}
 
 
 def operations(server) -> list[tuple[str, str, str | None]]:

@@ -1,0 +1,61 @@
+"""`/v1/namespaces/{ns}/scripts/{name}/secrets`: set, list and delete a script's secrets.
+
+A secret's value goes in and is never given back: answers carry names and types only.
+Each change deploys a new version of the script (see platform/secrets.py)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from isolane.platform.secrets import MAX_SECRET_BYTES, SECRET_TYPES
+from isolane.server.access import Access, access
+from isolane.server.bodies import read_limited
+from isolane.server.responses import JSONResponse
+
+router = APIRouter(prefix="/v1/namespaces/{ns}/scripts/{name}/secrets", tags=["secrets"])
+
+# A value of MAX_SECRET_BYTES may grow sixfold as JSON (\u escapes), plus the rest.
+MAX_BODY_BYTES = 6 * MAX_SECRET_BYTES + 4096
+
+SECRET_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["name", "text"],
+                    "properties": {
+                        "name": {"type": "string", "pattern": "^[A-Za-z_$][A-Za-z0-9_$]{0,63}$", "description": "Its name on env"},
+                        "text": {
+                            "type": "string",
+                            "writeOnly": True,
+                            "description": f"The value: at most {MAX_SECRET_BYTES} bytes of UTF-8; never returned",
+                        },
+                        "type": {"type": "string", "enum": list(SECRET_TYPES), "default": SECRET_TYPES[0]},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.put("", openapi_extra={**access(Access.NAMESPACE)["openapi_extra"], **SECRET_BODY})
+async def put_secret(ns: str, name: str, request: Request) -> JSONResponse:
+    """Set a secret (201 new, 200 replaced) and deploy the script's version that has it."""
+    body = await read_limited(request, MAX_BODY_BYTES, "secret", code="secret_too_large")
+    info, created = await request.app.state.services.secrets.put(ns, name, body)
+    return JSONResponse(info, status_code=201 if created else 200)
+
+
+@router.get("", **access(Access.NAMESPACE))
+async def list_secrets(ns: str, name: str, request: Request) -> JSONResponse:
+    """The script's secrets: names and types, never values."""
+    return JSONResponse({"items": await request.app.state.services.secrets.list(ns, name), "cursor": None})
+
+
+@router.delete("/{secret}", **access(Access.NAMESPACE))
+async def delete_secret(ns: str, name: str, secret: str, request: Request) -> JSONResponse:
+    """Delete a secret and deploy the script's version without it."""
+    return JSONResponse(await request.app.state.services.secrets.delete(ns, name, secret))
