@@ -14,6 +14,7 @@ from fastapi import Depends, FastAPI
 from isolane import __version__
 from isolane.config import Settings
 from isolane.observability.records import RecordStore
+from isolane.platform.kv import KVService
 from isolane.platform.namespaces import DEFAULT_NAMESPACE, NamespaceService
 from isolane.platform.runner import Runner
 from isolane.platform.scripts import ScriptService
@@ -25,7 +26,7 @@ from isolane.server.errors import install_error_handlers
 from isolane.server.responses import JSONResponse
 from isolane.server.gateway import InvocationGateway
 from isolane.server.openapi import document_invocation
-from isolane.server.routes import health, invocations, namespaces, scripts, seed, system, tokens
+from isolane.server.routes import health, invocations, kv, namespaces, scripts, seed, system, tokens
 from isolane.server.services import Services
 from isolane.store.blobs import FileBlobStore
 from isolane.store.database import Database
@@ -80,6 +81,7 @@ async def start_services(settings: Settings) -> Services:
             limits=settings.limits,
             max_script_bytes=settings.max_script_bytes,
         ),
+        kv=KVService(db),
     )
 
 
@@ -109,7 +111,7 @@ def create_app(settings: Settings) -> FastAPI:
         default_response_class=JSONResponse,
     )
     install_error_handlers(app)
-    for module in (health, tokens, namespaces, scripts, seed, invocations, system):
+    for module in (health, tokens, namespaces, scripts, seed, invocations, system, kv):
         app.include_router(module.router)
     document_invocation(app)
     return app
