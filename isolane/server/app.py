@@ -14,6 +14,7 @@ from fastapi import Depends, FastAPI
 from isolane import __version__
 from isolane.config import Settings
 from isolane.observability.records import RecordStore
+from isolane.platform import kv_calls  # noqa: F401 - registers the kv.* server operations
 from isolane.platform.kv import KVService
 from isolane.platform.namespaces import DEFAULT_NAMESPACE, NamespaceService
 from isolane.platform.runner import Runner
