@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from isolane.clock import now_ms, to_iso
 from isolane.errors import BadRequest, Conflict, IsolaneError, NotFound, PayloadTooLarge
 from isolane.linker import SourceMap, link
+from isolane.platform.kv import KVService
 from isolane.platform.names import validate_name
 from isolane.platform.namespaces import NamespaceService
 from isolane.platform.runner import script_file_name
@@ -150,6 +151,8 @@ class ScriptService:
         validate_name(name, "script")
         if not await self._namespaces.exists(namespace):
             raise NotFound(f"namespace {namespace!r} not found", code="namespace_not_found")
+        # Capability bindings must name resources of this namespace (400 otherwise).
+        await KVService(self._db).check_bindings(namespace, upload.metadata.bindings)
         if upload.size > self._max_script_bytes:
             raise PayloadTooLarge(
                 f"the script is over the limit of {self._max_script_bytes} bytes",

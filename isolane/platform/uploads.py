@@ -188,9 +188,14 @@ def _bindings(value: Any) -> list[dict[str, Any]]:
             if "json" not in item:
                 raise BadRequest(f"binding {name!r}: json needs a 'json' value", code="invalid_binding", binding=name)
             bindings.append({"type": kind, "name": name, "json": item["json"]})
+        elif kind == "kv_namespace":  # that the KV namespace exists is checked at upload
+            namespace_id = item.get("namespace_id")
+            if not isinstance(namespace_id, str) or not 0 < len(namespace_id) <= 64:
+                raise BadRequest(f"binding {name!r}: kv_namespace needs a string 'namespace_id'", code="invalid_binding", binding=name)
+            bindings.append({"type": kind, "name": name, "namespace_id": namespace_id})
         else:
             raise BadRequest(
-                f"binding {name!r} has an unsupported type {str(kind)[:40]!r} (supported: plain_text, json)",
+                f"binding {name!r} has an unsupported type {str(kind)[:40]!r} (supported: plain_text, json, kv_namespace)",
                 code="unsupported_binding_type",
                 binding=name,
             )

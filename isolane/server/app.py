@@ -16,6 +16,8 @@ from isolane.config import Settings
 from isolane.observability.records import RecordStore
 from isolane.platform.egress import EgressPolicy, parse_allow_list
 from isolane.platform.fetcher import Fetcher  # also registers the fetch operation
+from isolane.platform import kv_calls  # noqa: F401 - registers the kv.* server operations
+from isolane.platform.kv import KVService
 from isolane.platform.namespaces import DEFAULT_NAMESPACE, NamespaceService
 from isolane.platform.runner import Runner
 from isolane.platform.scripts import ScriptService
@@ -28,7 +30,7 @@ from isolane.server.errors import install_error_handlers
 from isolane.server.responses import JSONResponse
 from isolane.server.gateway import InvocationGateway
 from isolane.server.openapi import document_invocation
-from isolane.server.routes import health, invocations, namespaces, scripts, seed, system, tokens
+from isolane.server.routes import health, invocations, kv, namespaces, scripts, seed, system, tokens
 from isolane.server.routes import secrets as secrets_routes
 from isolane.server.services import Services
 from isolane.store.blobs import FileBlobStore
@@ -91,6 +93,7 @@ async def start_services(settings: Settings) -> Services:
         scripts=script_service,
         secrets=SecretService(db, sealer, script_service),
         fetcher=Fetcher(EgressPolicy(parse_allow_list(settings.egress_allow))),
+        kv=KVService(db),
     )
 
 
@@ -133,7 +136,7 @@ def create_app(settings: Settings) -> FastAPI:
         default_response_class=JSONResponse,
     )
     install_error_handlers(app)
-    for module in (health, tokens, namespaces, scripts, secrets_routes, seed, invocations, system):
+    for module in (health, tokens, namespaces, scripts, secrets_routes, seed, invocations, system, kv):
         app.include_router(module.router)
     document_invocation(app)
     return app

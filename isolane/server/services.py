@@ -9,6 +9,7 @@ from typing import Any
 from isolane.config import Settings
 from isolane.observability.records import RecordStore
 from isolane.platform.fetcher import Fetcher
+from isolane.platform.kv import KVService
 from isolane.platform.namespaces import NamespaceService
 from isolane.platform.runner import Runner
 from isolane.platform.scripts import ScriptService
@@ -34,5 +35,6 @@ class Services:
     scripts: ScriptService
     fetcher: Fetcher
     secrets: SecretService
+    kv: KVService
     # Invocations still running after their response was sent (ctx.waitUntil).
     background: set[asyncio.Task[Any]] = field(default_factory=set)

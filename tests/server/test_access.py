@@ -32,6 +32,15 @@ EXPECTED = {
     ("PUT", "/v1/namespaces/{ns}/scripts/{name}/secrets"): "namespace",
     ("GET", "/v1/namespaces/{ns}/scripts/{name}/secrets"): "namespace",
     ("DELETE", "/v1/namespaces/{ns}/scripts/{name}/secrets/{secret}"): "namespace",
+    ("POST", "/v1/kv/namespaces"): "token",
+    ("GET", "/v1/kv/namespaces"): "token",
+    ("GET", "/v1/kv/namespaces/{namespace_id}"): "token",
+    ("DELETE", "/v1/kv/namespaces/{namespace_id}"): "token",
+    ("GET", "/v1/kv/namespaces/{namespace_id}/keys"): "token",
+    ("GET", "/v1/kv/namespaces/{namespace_id}/values/{key}"): "token",
+    ("PUT", "/v1/kv/namespaces/{namespace_id}/values/{key}"): "token",
+    ("DELETE", "/v1/kv/namespaces/{namespace_id}/values/{key}"): "token",
+    ("GET", "/v1/kv/namespaces/{namespace_id}/metadata/{key}"): "token",
     **{
         (method, path): "public"
         for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -40,7 +49,16 @@ EXPECTED = {
 }
 
 PROBE_SCRIPT = "access-probe"
-FILL = {"{ns}": "someone-else", "{name}": PROBE_SCRIPT, "{path}": "some/path", "{token_id}": "nonexistent", "{invocation_id}": "0" * 32, "{secret}": "NOPE"}
+FILL = {
+    "{ns}": "someone-else",
+    "{name}": PROBE_SCRIPT,
+    "{path}": "some/path",
+    "{token_id}": "nonexistent",
+    "{invocation_id}": "0" * 32,
+    "{namespace_id}": "0" * 32,
+    "{key}": "some-key",
+    "{secret}": "NOPE",
+}
 
 
 def operations(server) -> list[tuple[str, str, str | None]]:
@@ -69,6 +87,14 @@ def probe_script(server) -> None:
             headers={"content-type": "application/javascript+module"},
         )
         assert response.status_code in (200, 201), response.text
+        # A real KV namespace of someone else's, so the KV endpoints are probed on a resource.
+        response = admin.post("/v1/kv/namespaces", json={"title": PROBE_SCRIPT, "namespace": "someone-else"})
+        if response.status_code == 409:
+            listed = admin.get("/v1/kv/namespaces", params={"namespace": "someone-else"}).json()["items"]
+            FILL["{namespace_id}"] = next(item["id"] for item in listed if item["title"] == PROBE_SCRIPT)
+        else:
+            assert response.status_code == 201, response.text
+            FILL["{namespace_id}"] = response.json()["id"]
 
 
 @pytest.fixture(scope="module")

@@ -148,7 +148,7 @@ def test_startup_failure_points_at_the_module(admin: httpx.Client) -> None:
         ({"main.js": ("export default {};", MODULE)}, {"main_module": "other.js"}, "main_module_missing"),
         ({"main.js": ("export default {};", MODULE)}, {}, "invalid_metadata"),
         ({"../x.js": ("export default {};", MODULE)}, {"main_module": "../x.js"}, "invalid_module_name"),
-        ({"main.js": ("export default {};", MODULE)}, {"main_module": "main.js", "bindings": [{"type": "kv_namespace", "name": "KV", "namespace_id": "x"}]}, "unsupported_binding_type"),
+        ({"main.js": ("export default {};", MODULE)}, {"main_module": "main.js", "bindings": [{"type": "r2_bucket", "name": "R2", "bucket_name": "x"}]}, "unsupported_binding_type"),
         ({"main.js": ("export default {};", MODULE)}, {"main_module": "main.js", "bindings": [{"type": "plain_text", "name": "A", "text": "1"}, {"type": "plain_text", "name": "A", "text": "2"}]}, "duplicate_binding"),
         ({"main.js": ("export default {};", MODULE)}, {"main_module": "main.js", "tags": [f"t{i}" for i in range(9)]}, "too_many_tags"),
         ({"main.js": ("export default {};", MODULE)}, {"main_module": "main.js", "limits": {"cpu_ms": 10**9}}, "limit_exceeds_maximum"),

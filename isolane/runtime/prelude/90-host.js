@@ -155,6 +155,7 @@ function hostFailure(error) {
   const message = error && typeof error.message === "string" ? error.message : "host call failed";
   if (name === "TypeError") return new TypeError(message);
   if (name === "RangeError") return new RangeError(message);
+  if (name === "Error") return new Error(message);
   if (typeof DOMException === "function") return new DOMException(message, name);
   return new Error(message);
 }
