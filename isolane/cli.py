@@ -16,6 +16,7 @@ from isolane.config import (
     DEFAULT_DISPATCH_DOMAIN,
     DEFAULT_MAX_REQUEST_BYTES,
     DEFAULT_MAX_SCRIPT_BYTES,
+    DEFAULT_MAX_FETCH_BYTES,
     DEFAULT_MAX_SUBREQUESTS,
     Settings,
 )
@@ -97,6 +98,10 @@ def serve(
     subrequests: Annotated[
         int, typer.Option(envvar="ISOLANE_SUBREQUESTS", min=0, help="fetch() calls allowed per invocation.")
     ] = DEFAULT_MAX_SUBREQUESTS,
+    max_fetch_bytes: Annotated[
+        int,
+        typer.Option(envvar="ISOLANE_MAX_FETCH_BYTES", min=0, help="Response bytes of all fetch() calls of one invocation."),
+    ] = DEFAULT_MAX_FETCH_BYTES,
     insecure_no_auth: Annotated[
         bool,
         typer.Option(envvar="ISOLANE_INSECURE_NO_AUTH", help="Accept requests without tokens (local experiments; loopback only)."),
@@ -153,6 +158,7 @@ def serve(
         max_request_bytes=max_request_bytes,
         egress_allow=egress_allow,
         max_subrequests=subrequests,
+        max_fetch_bytes=max_fetch_bytes,
         admin_token=os.environ.get("ISOLANE_ADMIN_TOKEN") or None,
         insecure_no_auth=insecure_no_auth,
         secrets_key=secrets_key or None,

@@ -10,6 +10,7 @@ from isolane.sandbox.limits import Limits
 DEFAULT_MAX_SCRIPT_BYTES = 10 * 1024 * 1024
 DEFAULT_MAX_REQUEST_BYTES = 32 * 1024 * 1024
 DEFAULT_MAX_SUBREQUESTS = 50
+DEFAULT_MAX_FETCH_BYTES = 128 * 1024 * 1024
 # `*.localhost` resolves to the loopback address in curl and browsers: handy for trying it.
 DEFAULT_DISPATCH_DOMAIN = "localhost"
 
@@ -29,6 +30,7 @@ class Settings:
     dispatch_domain: str = DEFAULT_DISPATCH_DOMAIN
     egress_allow: str = ""  # "host:port,host:port": destinations allowed despite the policy
     max_subrequests: int = DEFAULT_MAX_SUBREQUESTS
+    max_fetch_bytes: int = DEFAULT_MAX_FETCH_BYTES
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     admin_token: str | None = None
     insecure_no_auth: bool = False

@@ -26,6 +26,7 @@ class CallUsage:
     """What one invocation has used of its capabilities so far, and what it holds open."""
 
     subrequests: int = 0
+    fetched_bytes: int = 0  # response bytes of its subrequests so far
     streams: dict[int, Any] = field(default_factory=dict)  # open fetch() response bodies
     uploads: dict[int, Any] = field(default_factory=dict)  # fetch() requests sending a stream
     _next_stream: int = 1
@@ -64,7 +65,14 @@ class CallContext:
     bindings: tuple[dict[str, Any], ...] = ()  # capability bindings of the running version
     services: Any = field(default=None, compare=False)  # the server's services
     max_subrequests: int = 50
+    max_fetch_bytes: int = 128 * 1024 * 1024  # response bytes of all its subrequests together
     usage: CallUsage = field(default_factory=CallUsage, compare=False)
+
+    def count_fetched(self, size: int) -> None:
+        """Account for `size` response bytes; past the limit, the subrequest fails."""
+        self.usage.fetched_bytes += size
+        if self.usage.fetched_bytes > self.max_fetch_bytes:
+            raise HostError("TypeError", f"fetch failed: this invocation's responses exceed {self.max_fetch_bytes} bytes")
 
     def binding(self, name: Any, kind: str) -> dict[str, Any]:
         """The version's binding `name` of type `kind`, or a TypeError for JavaScript."""

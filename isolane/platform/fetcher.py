@@ -19,7 +19,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpcore
 
-from isolane.platform.calls import CallContext, CallUsage, server_operation
+from isolane.platform.calls import CallContext, server_operation
 from isolane.platform.egress import EgressBackend, EgressDenied, EgressPolicy
 from isolane.runtime.host import HostError
 
@@ -56,7 +56,7 @@ class Fetcher:
         headers: list[list[str]],
         body: bytes | AsyncIterator[bytes] | None,
         redirect: str,
-        usage: CallUsage,
+        context: CallContext,
     ) -> dict[str, Any]:
         redirected = False
         for _ in range(MAX_REDIRECTS + 1):
@@ -66,7 +66,7 @@ class Fetcher:
             response = await self._send(method, url, headers, body)
             location = _header(response["headers"], "location")
             if response["status"] not in REDIRECT_STATUSES or location is None or redirect == "manual":
-                return {**await self._first_read(response, url, usage), "url": url, "redirected": redirected}
+                return {**await self._first_read(response, url, context), "url": url, "redirected": redirected}
             await response["open"].aclose()
             if redirect == "error":
                 raise _failure(f"redirected to {location} with redirect: 'error'")
@@ -114,7 +114,7 @@ class Fetcher:
             "open": response,
         }
 
-    async def _first_read(self, response: dict[str, Any], url: str, usage: CallUsage) -> dict[str, Any]:
+    async def _first_read(self, response: dict[str, Any], url: str, context: CallContext) -> dict[str, Any]:
         """The head, with the whole body if it is short, else its first chunk and a stream id."""
         upstream = response.pop("open")
         chunks = upstream.aiter_stream()
@@ -128,10 +128,11 @@ class Fetcher:
                     return {**response, "body": base64.b64encode(b"".join(received)).decode("ascii")}
                 received.append(chunk)
                 size += len(chunk)
+                context.count_fetched(len(chunk))
         except Exception as exc:  # noqa: BLE001
             await upstream.aclose()
             raise _translate(exc, url) from exc
-        stream_id = usage.open_stream(upstream, chunks, url)
+        stream_id = context.usage.open_stream(upstream, chunks, url)
         return {**response, "body": base64.b64encode(b"".join(received)).decode("ascii"), "stream": stream_id}
 
 
@@ -170,7 +171,7 @@ async def fetch_operation(context: CallContext, args: dict[str, Any]) -> dict[st
         raise HostError("TypeError", f"fetch: bad arguments ({exc})") from exc
     fetcher = context.services.fetcher
     if not args.get("streaming"):
-        return await fetcher.fetch(method, url, headers, content, redirect, context.usage)
+        return await fetcher.fetch(method, url, headers, content, redirect, context)
     # A ReadableStream body: the request starts now and reads its body from what the script
     # sends with fetch.write; fetch.response then waits for the response.
     chunks: asyncio.Queue[bytes | None] = asyncio.Queue(UPLOAD_QUEUE_CHUNKS)
@@ -179,7 +180,7 @@ async def fetch_operation(context: CallContext, args: dict[str, Any]) -> dict[st
         while (chunk := await chunks.get()) is not None:
             yield chunk
 
-    task = asyncio.ensure_future(fetcher.fetch(method, url, headers, body(), redirect, context.usage))
+    task = asyncio.ensure_future(fetcher.fetch(method, url, headers, body(), redirect, context))
     return {"upload": context.usage.open_upload(chunks, task)}
 
 
@@ -224,6 +225,11 @@ async def read_operation(context: CallContext, args: dict[str, Any]) -> dict[str
     except Exception as exc:  # noqa: BLE001
         await context.usage.close_stream(args.get("stream"))
         raise _translate(exc, url) from exc
+    try:
+        context.count_fetched(len(chunk))
+    except HostError:
+        await context.usage.close_stream(args.get("stream"))
+        raise
     return {"chunk": base64.b64encode(chunk).decode("ascii")}
 
 

@@ -223,6 +223,7 @@ class InvocationGateway:
                     deployment.bindings,
                     services,
                     max_subrequests=deployment.subrequests,
+                    max_fetch_bytes=services.settings.max_fetch_bytes,
                 ),
             )
         )

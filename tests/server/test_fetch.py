@@ -224,3 +224,14 @@ def test_streamed_request_body(fetching: Server, upstream: int) -> None:
     )
     assert response.status_code == 200, response.text
     assert response.json()["body"] == "".join(f"part{n};" for n in range(50))
+
+
+def test_response_bytes_per_invocation_are_limited(upstream: int, make_server) -> None:
+    small = make_server("--egress-allow", f"127.0.0.1:{upstream}", "--max-fetch-bytes", "100000")
+    response = run_fetch(
+        small,
+        "hungry",
+        f"""const r = await fetch("http://127.0.0.1:{upstream}/echo", {{ method: "POST", body: "z".repeat(300 * 1024) }});
+        try {{ await r.text(); return new Response("read it all"); }} catch (e) {{ return new Response(`${{e.name}}: ${{e.message}}`); }}""",
+    )
+    assert response.text.startswith("TypeError") and "exceed 100000 bytes" in response.text

@@ -65,7 +65,15 @@ async def execute(request: Request) -> JSONResponse:
         return ScriptCode(await services.seeds.source(script))
 
     ref = ScriptRef(DEFAULT_NAMESPACE, script.id, script.id, SEED_KIND)
-    context = CallContext(DEFAULT_NAMESPACE, script.id, script.id, (), services, max_subrequests=services.settings.max_subrequests)
+    context = CallContext(
+        DEFAULT_NAMESPACE,
+        script.id,
+        script.id,
+        (),
+        services,
+        max_subrequests=services.settings.max_subrequests,
+        max_fetch_bytes=services.settings.max_fetch_bytes,
+    )
     result, record = await services.runner.run(ref, services.settings.limits, "execute", load_code, context=context)
     return JSONResponse(
         {
