@@ -43,6 +43,7 @@ class InvocationRecord:
     logs: list[dict[str, Any]] = field(default_factory=list)
     error: dict[str, Any] | None = None
     status: int | None = None
+    subrequests: int = 0
     started_at: int = field(default_factory=now_ms)
     id: str = field(default_factory=new_record_id)
 
@@ -58,6 +59,7 @@ class InvocationRecord:
             "status": self.status,
             "cpu_ms": self.cpu_ms,
             "wall_ms": self.wall_ms,
+            "subrequests": self.subrequests,
             "logs": orjson.dumps(self.logs).decode(),
             "error": orjson.dumps(self.error).decode() if self.error is not None else None,
         }
@@ -138,6 +140,7 @@ def record_view(row: Any) -> dict[str, Any]:
         "status": row.status,
         "cpu_ms": row.cpu_ms,
         "wall_ms": row.wall_ms,
+        "subrequests": row.subrequests,
         "logs": orjson.loads(row.logs),
         "error": orjson.loads(row.error) if row.error else None,
     }

@@ -89,6 +89,7 @@ class Runner:
             logs=result.logs,
             error=result.error,
             status=status,
+            subrequests=context.usage.subrequests if context is not None else 0,
             started_at=started,
             id=record_id or new_record_id(),
         )

@@ -51,6 +51,7 @@ scripts = Table(
     Column("current_version", String(64), nullable=True),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
+    Column("deployment_id", String(32), nullable=True),  # the current deployment, when there is one
     ForeignKeyConstraint(["namespace"], ["namespaces.name"], ondelete="CASCADE"),
 )
 
@@ -84,6 +85,7 @@ invocations = Table(
     Column("wall_ms", Float, nullable=False),
     Column("logs", Text, nullable=False, server_default="[]"),
     Column("error", Text, nullable=True),
+    Column("subrequests", Integer, nullable=False, server_default="0"),
     Index("ix_invocations_script", "namespace", "script", "started_at"),
 )
 
@@ -121,4 +123,52 @@ secrets = Table(
     Column("ciphertext", LargeBinary, nullable=False),  # encrypted with the server's secrets key
     Column("created_at", BigInteger, nullable=False),
     ForeignKeyConstraint(["namespace", "script"], ["scripts.namespace", "scripts.name"], ondelete="CASCADE"),
+)
+
+deployments = Table(
+    "deployments",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("namespace", String(63), nullable=False),
+    Column("script", String(63), nullable=False),
+    Column("versions", Text, nullable=False),  # JSON [{"version_id", "percentage"}]
+    Column("created_at", BigInteger, nullable=False),
+    ForeignKeyConstraint(["namespace", "script"], ["scripts.namespace", "scripts.name"], ondelete="CASCADE"),
+    Index("ix_deployments_script", "namespace", "script", "created_at"),
+)
+
+script_tags = Table(
+    "script_tags",
+    metadata,
+    Column("namespace", String(63), primary_key=True),
+    Column("script", String(63), primary_key=True),
+    Column("tag", String(64), primary_key=True),
+    ForeignKeyConstraint(["namespace", "script"], ["scripts.namespace", "scripts.name"], ondelete="CASCADE"),
+    Index("ix_script_tags_tag", "namespace", "tag"),
+)
+
+usage_hourly = Table(
+    "usage_hourly",
+    metadata,
+    Column("namespace", String(63), primary_key=True),
+    Column("script", String(63), primary_key=True),
+    Column("hour", BigInteger, primary_key=True),  # epoch ms at the start of the hour
+    Column("invocations", BigInteger, nullable=False, server_default="0"),
+    Column("exception", BigInteger, nullable=False, server_default="0"),
+    Column("exceeded_cpu", BigInteger, nullable=False, server_default="0"),
+    Column("exceeded_memory", BigInteger, nullable=False, server_default="0"),
+    Column("exceeded_wall_time", BigInteger, nullable=False, server_default="0"),
+    Column("canceled", BigInteger, nullable=False, server_default="0"),
+    Column("cpu_ms", Float, nullable=False, server_default="0"),
+    Column("wall_ms", Float, nullable=False, server_default="0"),
+    Column("subrequests", BigInteger, nullable=False, server_default="0"),
+    Index("ix_usage_hourly_hour", "namespace", "hour"),
+)
+
+rate_buckets = Table(
+    "rate_buckets",
+    metadata,
+    Column("namespace", String(63), primary_key=True),
+    Column("tokens", Float, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),  # epoch ms of the last refill
 )
