@@ -110,6 +110,7 @@ class Isolate:
         self._on_doorbell: Callable[[], None] | None = None
         self._closed = False
         self._close_lock = threading.Lock()
+        self._heap_limit = -1
         # The C callback must stay referenced as long as the context lives.
         self._callback = mr_callback_func(self._on_callback)
         with Isolate._creation_lock:
@@ -232,7 +233,11 @@ class Isolate:
             return 0
 
     def set_heap_limit(self, limit_bytes: int) -> None:
-        self._dll.mr_set_hard_memory_limit(self._ctx, limit_bytes)
+        # Every call into the engine library releases and retakes the GIL: skip it when the
+        # limit is already the one set (most invocations of a script share their limit).
+        if limit_bytes != self._heap_limit:
+            self._dll.mr_set_hard_memory_limit(self._ctx, limit_bytes)
+            self._heap_limit = limit_bytes
 
     def heap_limit_reached(self) -> bool:
         return bool(self._dll.mr_hard_memory_limit_reached(self._ctx))

@@ -76,8 +76,10 @@ class Invocation:
         self._feed: deque[tuple[str | None, str | None]] = deque()
 
     # Called from the watchdog thread: reads only thread-safe facts.
-    def over_limit(self, now: float) -> Outcome | None:
-        if self.isolate.heap_limit_reached():
+    def over_limit(self, now: float, check_heap: bool = True) -> Outcome | None:
+        # The heap flag is a call into the engine (a GIL hand-off): the watchdog asks for it
+        # every few ticks; V8 itself stops a script at the hard limit in the meantime.
+        if check_heap and self.isolate.heap_limit_reached():
             return Outcome.EXCEEDED_MEMORY
         if self.isolate.cpu_ns() - self.cpu_start + self._host_cpu_ns > self._cpu_budget_ns:
             return Outcome.EXCEEDED_CPU

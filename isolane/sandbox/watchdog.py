@@ -27,6 +27,8 @@ from isolane.sandbox.outcomes import Outcome
 TICK_SECONDS = 0.002
 CLOSE_STALL_SECONDS = 2.0
 RSS_GROWTH_BYTES = 32 * 1024 * 1024
+RSS_EVERY_TICKS = 4
+RSS_EVERY_TICKS_IDLE = 25
 
 
 class Watched(Protocol):
@@ -35,7 +37,7 @@ class Watched(Protocol):
     verdict: Outcome | None
     rss_baseline: int  # resident bytes of the process when the invocation started
 
-    def over_limit(self, now: float) -> Outcome | None: ...
+    def over_limit(self, now: float, check_heap: bool = True) -> Outcome | None: ...
 
     def cpu_ns(self) -> int: ...
 
@@ -76,16 +78,23 @@ class Watchdog:
         self._thread.join(timeout=2)
 
     def _run(self) -> None:
+        tick = 0
         while not self._stopped.wait(TICK_SECONDS):
+            tick += 1
             now = time.monotonic()
             with self._lock:
                 runs = list(self._watched.values())
+            slow_checks = tick % RSS_EVERY_TICKS == 0
             for run in runs:
                 if run.verdict is not None:
                     continue
-                verdict = run.over_limit(now)
+                verdict = run.over_limit(now, slow_checks)
                 if verdict is not None:
                     self._end(run, verdict)
+            # Resident memory moves slower than CPU: reading /proc every few ticks is enough,
+            # and each read is a GIL hand-off the invocations feel.
+            if tick % (RSS_EVERY_TICKS if runs else RSS_EVERY_TICKS_IDLE):
+                continue
             self._rss = rss = rss_bytes()
             if runs and rss > self._rss_limit:
                 self._end_heaviest([run for run in runs if rss - run.rss_baseline >= RSS_GROWTH_BYTES])
