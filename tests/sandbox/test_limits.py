@@ -71,8 +71,9 @@ def test_twenty_timers_overlap(admin: httpx.Client, server) -> None:
         results = list(pool.map(lambda sid: execute(server.admin(), sid), scripts))
         elapsed = time.monotonic() - started
     assert sorted(r["result"] for r in results) == list(range(20))
-    # Serialized they would take 6 s; overlapping they take a little over 0.3 s.
-    assert elapsed < 2.0, elapsed
+    # Serialized they would take 6 s; overlapping they take a little over 0.3 s (plus twenty
+    # cold starts, slower on a busy machine).
+    assert elapsed < 3.0, elapsed
 
 
 def test_cpu_is_measured_not_wall(admin: httpx.Client) -> None:

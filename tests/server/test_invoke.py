@@ -269,7 +269,8 @@ def test_streamed_response_reaches_the_client_as_it_is_produced(server, admin: h
         for line in response.iter_lines():
             arrivals.append((line, time.monotonic() - started))
     assert [line for line, _ in arrivals] == ["tick 0", "tick 1", "tick 2"]
-    assert arrivals[0][1] < 0.25 and arrivals[-1][1] >= 0.6  # the first tick did not wait for the last
+    # The first tick arrived while the script was still waiting to produce the last one.
+    assert arrivals[-1][1] - arrivals[0][1] >= 0.45, arrivals
 
 
 def test_large_streamed_response_is_complete(server, admin: httpx.Client) -> None:
