@@ -1,7 +1,8 @@
 """One request, one record: every invocation's outcome, timings, logs and error.
 
 Records are written by a background task in batches, so an invocation never waits on the
-database; the writer flushes what it holds when the server stops.
+database; the writer flushes what it holds when the server stops. Each batch is counted
+into the hourly usage in the same transaction (`usage.fold`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import orjson
 from sqlalchemy import insert, select
 
 from isolane.clock import now_ms, to_iso
+from isolane.observability.usage import fold as fold_usage
 from isolane.store.database import Database
 from isolane.store.schema import invocations
 
@@ -71,6 +73,7 @@ class RecordStore:
         self._queue: asyncio.Queue[InvocationRecord] = asyncio.Queue(MAX_QUEUE)
         self._task: asyncio.Task[None] | None = None
         self._batch: list[InvocationRecord] = []  # taken from the queue, not yet written
+        self._writing: asyncio.Future[None] | None = None  # the write of `_batch`, once begun
         self._insert: Any = None  # the INSERT, compiled once for the database's dialect
         self.dropped = 0
 
@@ -90,8 +93,11 @@ class RecordStore:
             await asyncio.sleep(FLUSH_SECONDS)
             while len(self._batch) < BATCH_SIZE and not self._queue.empty():
                 self._batch.append(self._queue.get_nowait())
-            await self._write(self._batch)
-            self._batch = []
+            # Shielded: stopping must not cut a write short (whether it had committed would
+            # be unknown); `stop` waits for it instead.
+            self._writing = asyncio.ensure_future(self._write(self._batch))
+            await asyncio.shield(self._writing)
+            self._batch, self._writing = [], None
 
     async def _write(self, batch: list[InvocationRecord]) -> None:
         try:
@@ -104,6 +110,7 @@ class RecordStore:
                 order = self._insert.positiontup
                 params = [tuple(row[name] for name in order) for row in rows] if self._insert.positional and order else rows
                 await conn.exec_driver_sql(str(self._insert), params)
+                await fold_usage(conn, batch)
         except Exception:  # noqa: BLE001 - a failed batch must not stop the writer
             log.exception("could not store %d invocation records", len(batch))
 
@@ -114,6 +121,9 @@ class RecordStore:
                 await self._task
             except asyncio.CancelledError:
                 pass
+        if self._writing is not None:  # the batch is being written: let that finish
+            await self._writing
+            self._batch, self._writing = [], None
         remaining, self._batch = self._batch, []
         while not self._queue.empty():
             remaining.append(self._queue.get_nowait())

@@ -20,6 +20,7 @@ EXPECTED = {
     ("PUT", "/v1/namespaces/{ns}"): "admin",
     ("GET", "/v1/namespaces/{ns}"): "namespace",
     ("DELETE", "/v1/namespaces/{ns}"): "admin",
+    ("GET", "/v1/namespaces/{ns}/usage"): "namespace",
     ("POST", "/upload"): "seed",
     ("POST", "/execute"): "seed",
     ("GET", "/v1/invocations/{invocation_id}"): "token",
