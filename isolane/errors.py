@@ -22,6 +22,11 @@ class IsolaneError(Exception):
     def to_body(self) -> dict[str, Any]:
         return {"error": {"code": self.code, "message": self.message, **self.details}}
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """Response headers that go with the error (e.g. Retry-After)."""
+        return {}
+
 
 class BadRequest(IsolaneError):
     status, code = 400, "bad_request"
@@ -45,6 +50,20 @@ class Conflict(IsolaneError):
 
 class PayloadTooLarge(IsolaneError):
     status, code = 413, "payload_too_large"
+
+
+class TooManyRequests(IsolaneError):
+    """429 with `Retry-After` (whole seconds, at least 1)."""
+
+    status, code = 429, "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after: int, code: str | None = None, **details: Any) -> None:
+        super().__init__(message, code=code, retry_after=retry_after, **details)
+        self.retry_after = retry_after
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"retry-after": str(self.retry_after)}
 
 
 class Unavailable(IsolaneError):

@@ -28,8 +28,9 @@ from sqlalchemy.exc import IntegrityError
 
 from isolane.clock import now_ms, to_iso
 from isolane.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
+from isolane.platform.quotas import check_kv_quota, lock
 from isolane.store.database import Database
-from isolane.store.schema import kv_namespaces, kv_values, namespaces
+from isolane.store.schema import kv_namespaces, kv_values
 
 KV_BINDING = "kv_namespace"
 MAX_KEY_BYTES = 512
@@ -217,8 +218,10 @@ class KVService:
         row = {"id": secrets.token_hex(16), "namespace": namespace, "title": title, "created_at": now_ms()}
         try:
             async with self._db.transaction() as conn:
-                if (await conn.execute(select(namespaces.c.name).where(namespaces.c.name == namespace))).first() is None:
+                policy = await lock(conn, namespace)  # so concurrent creations count one by one
+                if policy is None:
                     raise NotFound(f"namespace {namespace[:80]!r} not found", code="namespace_not_found")
+                await check_kv_quota(conn, namespace, policy)
                 await conn.execute(insert(kv_namespaces).values(**row))
         except IntegrityError as exc:
             raise Conflict(

@@ -1,23 +1,36 @@
-"""Namespaces: one per tenant of the platform. `default` always exists (seed uploads)."""
+"""Namespaces: one per tenant of the platform. `default` always exists (seed uploads).
+
+A namespace's limits and quotas (platform/quotas.py) are set by admins; each server caches
+them for a second (`policy`), so other servers follow a change within that time.
+"""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from isolane.clock import now_ms, to_iso
 from isolane.errors import Conflict, NotFound
 from isolane.platform.names import validate_name
+from isolane.platform.quotas import Policy, changed_settings, lock
 from isolane.store.database import Database
-from isolane.store.schema import namespaces, scripts
+from isolane.store.schema import namespaces, rate_buckets, scripts
 
 DEFAULT_NAMESPACE = "default"
+POLICY_CACHE_SECONDS = 1.0
+POLICIES_CACHED = 100_000
 
 
 def namespace_view(row: Any, script_count: int) -> dict[str, Any]:
-    return {"name": row.name, "created_at": to_iso(row.created_at), "script_count": script_count}
+    return {
+        "name": row.name,
+        "created_at": to_iso(row.created_at),
+        "script_count": script_count,
+        **Policy.from_settings(row.settings).to_json(),
+    }
 
 
 def not_found(name: str) -> NotFound:
@@ -27,18 +40,47 @@ def not_found(name: str) -> NotFound:
 class NamespaceService:
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._policies: dict[str, tuple[float, Policy | None]] = {}
 
-    async def ensure(self, name: str) -> tuple[dict[str, Any], bool]:
-        """Create the namespace unless it exists; returns (namespace, created)."""
+    async def ensure(self, name: str, changes: dict[str, dict[str, Any]] | None = None) -> tuple[dict[str, Any], bool]:
+        """Create the namespace unless it exists, and apply `changes` to its settings
+        (platform/quotas.py `parse_changes`); returns (namespace, created)."""
         validate_name(name, "namespace")
         created = False
         try:
             async with self._db.transaction() as conn:
-                await conn.execute(insert(namespaces).values(name=name, created_at=now_ms(), settings="{}"))
+                await conn.execute(insert(namespaces).values(name=name, created_at=now_ms(), settings=changed_settings(None, changes or {})))
             created = True
         except IntegrityError:
-            pass
+            if changes:
+                await self._change(name, changes)
+        self._policies.pop(name, None)
         return await self.get(name), created
+
+    async def _change(self, name: str, changes: dict[str, dict[str, Any]]) -> None:
+        async with self._db.transaction() as conn:
+            before = await lock(conn, name)
+            if before is None:
+                raise not_found(name)  # deleted meanwhile
+            current = (await conn.execute(select(namespaces.c.settings).where(namespaces.c.name == name))).scalar_one()
+            await conn.execute(update(namespaces).where(namespaces.c.name == name).values(settings=changed_settings(current, changes)))
+            if "quotas" in changes and "requests_per_second" not in changes["quotas"]:
+                await conn.execute(delete(rate_buckets).where(rate_buckets.c.namespace == name))
+
+    async def policy(self, name: str, *, fresh: bool = False) -> Policy | None:
+        """The namespace's limits and quotas (cached for a second unless `fresh`), or None
+        when there is no such namespace."""
+        if not fresh:
+            cached = self._policies.get(name)
+            if cached is not None and cached[0] > time.monotonic():
+                return cached[1]
+        async with self._db.connect() as conn:
+            settings = (await conn.execute(select(namespaces.c.settings).where(namespaces.c.name == name))).scalar_one_or_none()
+        policy = None if settings is None else Policy.from_settings(settings)
+        if len(self._policies) >= POLICIES_CACHED:
+            self._policies.clear()
+        self._policies[name] = (time.monotonic() + POLICY_CACHE_SECONDS, policy)
+        return policy
 
     async def get(self, name: str) -> dict[str, Any]:
         async with self._db.connect() as conn:
@@ -69,5 +111,7 @@ class NamespaceService:
             raise Conflict("the default namespace cannot be deleted", code="namespace_protected")
         async with self._db.transaction() as conn:
             result = await conn.execute(delete(namespaces).where(namespaces.c.name == name))
+            await conn.execute(delete(rate_buckets).where(rate_buckets.c.namespace == name))
+        self._policies.pop(name, None)
         if result.rowcount == 0:
             raise not_found(name)

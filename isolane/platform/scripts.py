@@ -11,6 +11,7 @@ second, so other instances see a change within that time (this one at once).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import secrets
 import time
 from collections import OrderedDict
@@ -28,6 +29,7 @@ from isolane.linker import SourceMap, link
 from isolane.platform.kv import KVService
 from isolane.platform.names import validate_name
 from isolane.platform.namespaces import NamespaceService
+from isolane.platform.quotas import NO_POLICY, Policy, check_script_quotas, lock
 from isolane.platform.runner import script_file_name
 from isolane.platform.secrets import SecretChange, SecretSet, binding_conflict, read_secret_set, versioned
 from isolane.platform.stacks import map_error
@@ -104,18 +106,20 @@ def _capabilities(bindings: list[dict[str, Any]]) -> tuple[dict[str, Any], ...]:
     return tuple(binding for binding in bindings if binding["type"] not in VALUE_BINDINGS)
 
 
-def _limits(base: Limits, requested: dict[str, int]) -> Limits:
-    """The script's own limits, which may only tighten the server's."""
-    values = base.to_wire()
+def _over_maximum(name: str, amount: int, server: int, policy: Policy) -> BadRequest:
+    namespace = policy.limits.get(name)
+    whose = "this namespace's" if namespace is not None and namespace < server else "this server's"
+    maximum = min(server, namespace) if namespace is not None else server
+    return BadRequest(f"limit {name}={amount} exceeds {whose} maximum of {maximum}", code="limit_exceeds_maximum", limit=name, maximum=maximum)
+
+
+def _limits(base: Limits, requested: dict[str, int], policy: Policy = NO_POLICY) -> Limits:
+    """The script's own limits, which may only tighten the server's and its namespace's."""
+    values = policy.bound(base).to_wire()
     for name, amount in requested.items():
         if name in values:
             if amount > values[name]:
-                raise BadRequest(
-                    f"limit {name}={amount} exceeds this server's maximum of {values[name]}",
-                    code="limit_exceeds_maximum",
-                    limit=name,
-                    maximum=values[name],
-                )
+                raise _over_maximum(name, amount, base.to_wire()[name], policy)
             values[name] = amount
     return Limits.from_wire(values)
 
@@ -149,7 +153,8 @@ class ScriptService:
     async def upload(self, namespace: str, name: str, upload: Upload) -> tuple[dict[str, Any], bool]:
         """Link, probe, store and deploy `upload`; returns (script info, created)."""
         validate_name(name, "script")
-        if not await self._namespaces.exists(namespace):
+        policy = await self._namespaces.policy(namespace, fresh=True)
+        if policy is None:
             raise NotFound(f"namespace {namespace!r} not found", code="namespace_not_found")
         # Capability bindings must name resources of this namespace (400 otherwise).
         await KVService(self._db).check_bindings(namespace, upload.metadata.bindings)
@@ -159,15 +164,13 @@ class ScriptService:
                 code="script_too_large",
                 limit=self._max_script_bytes,
             )
-        limits = _limits(self._limits, upload.metadata.limits)
-        subrequests = upload.metadata.limits.get("subrequests", self._max_subrequests)
-        if subrequests > self._max_subrequests:
-            raise BadRequest(
-                f"limit subrequests={subrequests} exceeds this server's maximum of {self._max_subrequests}",
-                code="limit_exceeds_maximum",
-                limit="subrequests",
-                maximum=self._max_subrequests,
-            )
+        limits = _limits(self._limits, upload.metadata.limits, policy)
+        max_subrequests = policy.bound_subrequests(self._max_subrequests)
+        subrequests = upload.metadata.limits.get("subrequests", max_subrequests)
+        if subrequests > max_subrequests:
+            raise _over_maximum("subrequests", subrequests, self._max_subrequests, policy)
+        async with self._db.connect() as conn:  # fail early; _write_deployment decides
+            await check_script_quotas(conn, namespace, policy, name, upload.size, WORKER_KINDS)
         source_map: bytes | None = None
         if upload.format is WorkerFormat.MODULE:
             linked = await link(upload.modules, upload.main)
@@ -286,7 +289,12 @@ class ScriptService:
         Raises SecretsChanged if the script's secrets are no longer those the version has."""
         now = now_ms()
         async with self._db.transaction() as conn:
-            # Lock the script's row first (a change of secrets takes the same lock), so the
+            # The namespace's row first (quotas count its scripts with it locked), then the script's.
+            policy = await lock(conn, namespace)
+            if policy is None:
+                raise NotFound(f"namespace {namespace!r} not found", code="namespace_not_found")
+            await check_script_quotas(conn, namespace, policy, name, upload.size, WORKER_KINDS)
+            # Then the script's row (a change of secrets takes the same lock), so the
             # secrets read below stay what they are until this deployment commits.
             await conn.execute(update(scripts).where(scripts.c.namespace == namespace, scripts.c.name == name).values(updated_at=now))
             row = (await conn.execute(select(scripts.c.kind).where(scripts.c.namespace == namespace, scripts.c.name == name))).first()
@@ -463,6 +471,11 @@ class ScriptService:
         self._deployments.pop((namespace, name), None)
         return result, version_id
 
+    def forget_namespace(self, namespace: str) -> None:
+        """Drop this server's cached deployments of `namespace` (its limits changed)."""
+        for key in [key for key in self._deployments if key[0] == namespace]:
+            self._deployments.pop(key, None)
+
     async def delete(self, namespace: str, name: str) -> None:
         async with self._db.transaction() as conn:
             result = await conn.execute(
@@ -484,6 +497,8 @@ class ScriptService:
                 raise script_not_found(namespace, name)
             return cached[1]
         deployment = await self._load_deployment(namespace, name)
+        if deployment is not None:
+            deployment = self._within_namespace(deployment, await self._namespaces.policy(namespace, fresh=True))
         if len(self._deployments) > 100_000:
             self._deployments.clear()
         self._deployments[key] = (now + DEPLOYMENT_CACHE_SECONDS, deployment)
@@ -533,6 +548,15 @@ class ScriptService:
             {**_env(meta.get("bindings", [])), **secret_set.values(self._sealer, namespace, name)},
             _capabilities(meta.get("bindings", [])),
             min(int(meta.get("limits", {}).get("subrequests", self._max_subrequests)), self._max_subrequests),
+        )
+
+    @staticmethod
+    def _within_namespace(deployment: Deployment, policy: Policy | None) -> Deployment:
+        """The deployment under its namespace's limits too (lowered after it was uploaded)."""
+        if policy is None or not policy.limits:
+            return deployment
+        return dataclasses.replace(
+            deployment, limits=policy.bound(deployment.limits), subrequests=policy.bound_subrequests(deployment.subrequests)
         )
 
     def _bounded(self, meta: dict[str, Any]) -> Limits:

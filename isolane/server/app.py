@@ -19,6 +19,7 @@ from isolane.platform.fetcher import Fetcher  # also registers the fetch operati
 from isolane.platform import kv_calls  # noqa: F401 - registers the kv.* server operations
 from isolane.platform.kv import KVService
 from isolane.platform.namespaces import DEFAULT_NAMESPACE, NamespaceService
+from isolane.platform.rates import RateLimiter
 from isolane.platform.runner import Runner
 from isolane.platform.scripts import ScriptService
 from isolane.platform.secrets import SecretService, check_stored_keys
@@ -94,6 +95,7 @@ async def start_services(settings: Settings) -> Services:
         secrets=SecretService(db, sealer, script_service),
         fetcher=Fetcher(EgressPolicy(parse_allow_list(settings.egress_allow))),
         kv=KVService(db),
+        rates=RateLimiter(db, namespace_service),
     )
 
 

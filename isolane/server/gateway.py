@@ -157,7 +157,7 @@ class InvocationGateway:
         try:
             await self._invoke(target, scope, receive, send)
         except IsolaneError as exc:
-            await send_json(send, exc.status, exc.to_body())
+            await send_json(send, exc.status, exc.to_body(), [(k.encode(), v.encode()) for k, v in exc.headers.items()])
         except Exception:
             log.exception("invocation of %s/%s failed", target.namespace, target.script)
             await send_json(send, 500, {"error": {"code": "internal_error", "message": "internal server error"}})
@@ -173,6 +173,7 @@ class InvocationGateway:
                 f"script {target.script!r} has no fetch handler (its handlers: {', '.join(deployment.handlers) or 'none'})",
                 code="no_fetch_handler",
             )
+        await services.rates.admit(target.namespace)  # 429 over the namespace's request rate
         body, body_stream = await request_body(scope, receive, settings.max_request_bytes)
         host = f"{target.script}.{target.namespace}.{settings.dispatch_domain}"
         query = scope.get("query_string", b"")

@@ -11,6 +11,7 @@ from isolane.observability.records import RecordStore
 from isolane.platform.fetcher import Fetcher
 from isolane.platform.kv import KVService
 from isolane.platform.namespaces import NamespaceService
+from isolane.platform.rates import RateLimiter
 from isolane.platform.runner import Runner
 from isolane.platform.scripts import ScriptService
 from isolane.platform.secrets import SecretService
@@ -36,5 +37,6 @@ class Services:
     fetcher: Fetcher
     secrets: SecretService
     kv: KVService
+    rates: RateLimiter  # namespaces' request-rate quotas
     # Invocations still running after their response was sent (ctx.waitUntil).
     background: set[asyncio.Task[Any]] = field(default_factory=set)

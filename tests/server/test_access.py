@@ -173,6 +173,16 @@ def test_read_only_tokens_change_nothing(server, tenant_tokens, operation) -> No
     assert response.status_code in (403, 404), response.text
 
 
+def test_only_admins_set_a_namespaces_limits_and_quotas(server, tenant_tokens) -> None:
+    """PUT /v1/namespaces/{ns} with settings stays admin-only, for a token of that very namespace too."""
+    body = {"limits": {"cpu_ms": 10_000}, "quotas": {"max_scripts": 10_000}}
+    for label, code in (("tenant", "admin_required"), ("tenant_ro", "admin_required"), ("admin_ro", "read_only_token")):
+        response = httpx.put(f"{server.url}/v1/namespaces/tenant-a", json=body, headers={"Authorization": f"Bearer {tenant_tokens[label]}"})
+        assert response.status_code == 403 and _error_code(response) == code, (label, response.text)
+    shown = httpx.get(f"{server.url}/v1/namespaces/tenant-a", headers={"Authorization": f"Bearer {tenant_tokens['tenant_ro']}"}).json()
+    assert (shown["limits"], shown["quotas"]) == ({}, {})
+
+
 def test_read_only_token_can_read(server, tenant_tokens) -> None:
     headers = {"Authorization": f"Bearer {tenant_tokens['tenant_ro']}"}
     assert httpx.get(f"{server.url}/v1/namespaces/tenant-a", headers=headers).status_code == 200

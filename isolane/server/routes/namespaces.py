@@ -2,12 +2,35 @@
 
 from __future__ import annotations
 
+import orjson
 from fastapi import APIRouter, Request
 
+from isolane.errors import BadRequest
+from isolane.platform.quotas import LIMIT_NAMES, QUOTA_NAMES, parse_changes
 from isolane.server.access import Access, access, principal_of
+from isolane.server.bodies import read_limited
 from isolane.server.responses import JSONResponse
 
 router = APIRouter(prefix="/v1/namespaces", tags=["namespaces"])
+
+MAX_SETTINGS_BODY = 16 * 1024
+_SETTINGS_BODY = {
+    "requestBody": {
+        "required": False,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "limits": {"type": ["object", "null"], "properties": {name: {"type": "integer"} for name in LIMIT_NAMES}},
+                        "quotas": {"type": ["object", "null"], "properties": {name: {"type": "number"} for name in QUOTA_NAMES}},
+                    },
+                }
+            }
+        },
+    }
+}
 
 
 @router.get("", **access(Access.TOKEN))
@@ -18,9 +41,22 @@ async def list_namespaces(request: Request) -> JSONResponse:
     return JSONResponse({"items": items, "cursor": None})
 
 
-@router.put("/{ns}", **access(Access.ADMIN))
+@router.put("/{ns}", openapi_extra={**access(Access.ADMIN)["openapi_extra"], **_SETTINGS_BODY})
 async def put_namespace(ns: str, request: Request) -> JSONResponse:
-    namespace, created = await request.app.state.services.namespaces.ensure(ns)
+    """Create (201) or confirm (200) a namespace; an optional body `{"limits", "quotas"}`
+    replaces those of its settings it names."""
+    services = request.app.state.services
+    body = await read_limited(request, MAX_SETTINGS_BODY, "body")
+    changes = None
+    if body.strip():
+        try:
+            changes = parse_changes(orjson.loads(body))
+        except orjson.JSONDecodeError as exc:
+            raise BadRequest(f"the body is not valid JSON: {exc}", code="invalid_json") from exc
+    namespace, created = await services.namespaces.ensure(ns, changes)
+    if changes:  # this server follows at once; others within a second
+        services.scripts.forget_namespace(ns)
+        services.rates.forget(ns)
     return JSONResponse(namespace, status_code=201 if created else 200)
 
 

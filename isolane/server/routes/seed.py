@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from isolane.errors import BadRequest, NotFound
 from isolane.platform.calls import CallContext
 from isolane.platform.namespaces import DEFAULT_NAMESPACE
+from isolane.platform.quotas import NO_POLICY
 from isolane.platform.seed import ID_LENGTH, SEED_KIND, decode_source
 from isolane.sandbox.supervisor import ScriptCode, ScriptRef
 from isolane.server.access import Access, access
@@ -65,16 +66,18 @@ async def execute(request: Request) -> JSONResponse:
         return ScriptCode(await services.seeds.source(script))
 
     ref = ScriptRef(DEFAULT_NAMESPACE, script.id, script.id, SEED_KIND)
+    policy = await services.namespaces.policy(DEFAULT_NAMESPACE) or NO_POLICY  # the namespace's limits and rate apply too
+    await services.rates.admit(DEFAULT_NAMESPACE)
     context = CallContext(
         DEFAULT_NAMESPACE,
         script.id,
         script.id,
         (),
         services,
-        max_subrequests=services.settings.max_subrequests,
+        max_subrequests=policy.bound_subrequests(services.settings.max_subrequests),
         max_fetch_bytes=services.settings.max_fetch_bytes,
     )
-    result, record = await services.runner.run(ref, services.settings.limits, "execute", load_code, context=context)
+    result, record = await services.runner.run(ref, policy.bound(services.settings.limits), "execute", load_code, context=context)
     return JSONResponse(
         {
             "id": script.id,
