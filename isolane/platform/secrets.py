@@ -15,6 +15,7 @@ or a log line.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
 import re
@@ -91,8 +92,33 @@ class SecretSet:
         return [{"name": name, "type": kind} for name, kind, _ in self.rows]
 
     def metadata(self, build: str) -> dict[str, Any]:
-        """What a version's metadata records about its secrets (no values, no ciphertexts)."""
-        return {"build": build, "secrets": self.described(), "secrets_digest": self.digest}
+        """What a version's metadata records about its secrets: names and types, and the
+        ciphertexts (never values), so the version keeps its own secrets: a rollback or a
+        traffic split runs each version with the secrets it was made with."""
+        return {
+            "build": build,
+            "secrets": self.described(),
+            "secrets_digest": self.digest,
+            "sealed_secrets": [[name, kind, base64.b64encode(sealed).decode("ascii")] for name, kind, sealed in self.rows],
+        }
+
+    @classmethod
+    def of_version(cls, meta: dict[str, Any]) -> SecretSet | None:
+        """The secrets a version was made with, or None for a version stored before versions
+        kept them (it then needs the script's current secrets to be the same)."""
+        sealed = meta.get("sealed_secrets")
+        if sealed is None:
+            return cls() if meta.get("secrets_digest") is None else None
+        found = cls.of((name, kind, base64.b64decode(text)) for name, kind, text in sealed)
+        if found.digest != meta.get("secrets_digest"):
+            raise IsolaneError("a version's secrets do not match its digest", code="secrets_out_of_step")
+        return found
+
+    def changed(self, other: SecretSet) -> list[str]:
+        """Names whose secret differs between the two sets (added, removed or set again)."""
+        mine = {name: (kind, sealed) for name, kind, sealed in self.rows}
+        theirs = {name: (kind, sealed) for name, kind, sealed in other.rows}
+        return sorted(name for name in mine.keys() | theirs.keys() if mine.get(name) != theirs.get(name))
 
     def check_key(self, sealer: Sealer, namespace: str, script: str) -> None:
         """Refuse to add to a set sealed under another key (it would become unreadable)."""
