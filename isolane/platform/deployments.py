@@ -119,16 +119,20 @@ def view(row: Any, current: str | None) -> dict[str, Any]:
     }
 
 
-async def current_versions(conn: AsyncConnection, namespace: str, script: str) -> tuple[str | None, list[dict[str, Any]]]:
-    """The current deployment's id and versions. A script deployed before deployments were
-    recorded has none: its current version serves everything."""
-    row = (
-        await conn.execute(
-            select(scripts.c.current_version, scripts.c.deployment_id, deployments.c.versions)
-            .select_from(scripts.outerjoin(deployments, deployments.c.id == scripts.c.deployment_id))
-            .where(scripts.c.namespace == namespace, scripts.c.name == script)
-        )
-    ).first()
+async def current_versions(
+    conn: AsyncConnection, namespace: str, script: str, kinds: Sequence[str] | None = None
+) -> tuple[str | None, list[dict[str, Any]]]:
+    """The current deployment's id and versions (none: no such script, of `kinds` if given).
+    A script deployed before deployments were recorded has no deployment id: its current
+    version serves everything."""
+    query = (
+        select(scripts.c.current_version, scripts.c.deployment_id, deployments.c.versions)
+        .select_from(scripts.outerjoin(deployments, deployments.c.id == scripts.c.deployment_id))
+        .where(scripts.c.namespace == namespace, scripts.c.name == script)
+    )
+    if kinds is not None:
+        query = query.where(scripts.c.kind.in_(kinds))
+    row = (await conn.execute(query)).first()
     if row is None:
         return None, []
     if row.versions is None:

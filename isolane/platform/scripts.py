@@ -50,6 +50,7 @@ DEPLOYMENT_CACHE_SECONDS = 1.0
 SOURCE_MAPS_CACHED = 256
 DEFAULT_PAGE = 100
 MAX_PAGE = 1000
+BULK_DELETE_CHUNK = 500  # names per statement (bound parameters are limited)
 SECRETS_RACE_ATTEMPTS = 3  # an upload that meets concurrent changes of secrets
 _MULTIPART_TYPES = {
     "esm": "application/javascript+module",
@@ -573,8 +574,9 @@ class ScriptService:
                 .order_by(scripts.c.name)
             )
             names = [row.name for row in await conn.execute(matching)]
-            if names:
-                await conn.execute(delete(scripts).where(scripts.c.namespace == namespace, scripts.c.name.in_(names)))
+            for start in range(0, len(names), BULK_DELETE_CHUNK):
+                chunk = names[start : start + BULK_DELETE_CHUNK]
+                await conn.execute(delete(scripts).where(scripts.c.namespace == namespace, scripts.c.name.in_(chunk)))
         for name in names:
             self._deployments.pop((namespace, name), None)
         return names
@@ -753,14 +755,7 @@ class ScriptService:
     async def _load_rollout(self, namespace: str, name: str) -> Rollout | None:
         # One transaction, so the deployment, its versions and the secrets are of one moment.
         async with self._db.connect() as conn:
-            found = (
-                await conn.execute(
-                    select(scripts.c.name).where(scripts.c.namespace == namespace, scripts.c.name == name, scripts.c.kind.in_(WORKER_KINDS))
-                )
-            ).first()
-            if found is None:
-                return None
-            deployment_id, shares = await rollouts.current_versions(conn, namespace, name)
+            deployment_id, shares = await rollouts.current_versions(conn, namespace, name, WORKER_KINDS)
             wanted = [share["version_id"] for share in shares]
             rows = {
                 row.id: row
