@@ -4,9 +4,11 @@ A script's secrets are part of what it runs, like its bindings: setting or delet
 makes a new version and deploys it (`ScriptService.change_secrets`). A version's id
 derives from its build (code, modules, metadata) and, when the script has secrets, from a
 digest of their names, types and ciphertexts (never of the values alone), so an isolate
-cached for a version never serves another set. Each version records that digest; the
-deployed version and the secrets table change in one transaction, under the script row's
-lock, so they are always in step.
+cached for a version never serves another set. Each version records that digest and the
+ciphertexts themselves, so it keeps its own secrets when deployed again later (a rollback,
+a traffic split); the secrets table holds the script's latest set, what the next upload or
+change builds on. A change and the deployment of its version happen in one transaction,
+under the script row's lock.
 
 The value leaves this module only as ciphertext (to the store) or as plaintext on the way
 to an executor (`ScriptCode.env`, IPC only). It is never in a response, an error, a record
