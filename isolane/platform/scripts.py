@@ -1,11 +1,13 @@
-"""Workers scripts: upload (link, probe, store immutably, deploy), read, list, delete, and
-the deployed version an invocation runs.
+"""Workers scripts: upload (link, probe, store immutably, deploy), versions, deployments,
+tags, read, list, delete, and the deployed version an invocation runs.
 
 A version's id is derived from everything that makes it (code, modules, metadata, and the
 script's secrets: see platform/secrets.py), so the same upload twice is the same version,
-and caches keyed by version never go stale.
-Which version is deployed lives in the store; each server caches that answer for a
-second, so other instances see a change within that time (this one at once).
+and caches keyed by version never go stale. A version keeps its secrets (as ciphertexts),
+so any version can be deployed again as it was.
+Which versions are deployed, and in what shares, lives in the store (platform/deployments.py);
+each server caches that answer for a second, so other instances see a change within that
+time (this one at once).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from isolane.clock import now_ms, to_iso
 from isolane.errors import BadRequest, Conflict, IsolaneError, NotFound, PayloadTooLarge
 from isolane.linker import SourceMap, link
+from isolane.platform import deployments as rollouts
+from isolane.platform import tags as script_tags
 from isolane.platform.kv import KVService
 from isolane.platform.names import validate_name
 from isolane.platform.namespaces import NamespaceService
@@ -39,8 +43,8 @@ from isolane.sandbox.outcomes import Outcome
 from isolane.sandbox.supervisor import ScriptCode, ScriptRef, Supervisor
 from isolane.store.blobs import BlobStore, digest_of
 from isolane.store.database import Database
+from isolane.store.schema import deployments as deployments_table
 from isolane.store.schema import scripts, versions
-from isolane.store.schema import secrets as secrets_table
 from isolane.store.sealing import Sealer
 
 WORKER_KINDS = (WorkerFormat.MODULE.value, WorkerFormat.SERVICE_WORKER.value)
@@ -48,6 +52,7 @@ DEPLOYMENT_CACHE_SECONDS = 1.0
 SOURCE_MAPS_CACHED = 256
 DEFAULT_PAGE = 100
 MAX_PAGE = 1000
+BULK_DELETE_CHUNK = 500  # names per statement (bound parameters are limited)
 SECRETS_RACE_ATTEMPTS = 3  # an upload that meets concurrent changes of secrets
 _MULTIPART_TYPES = {
     "esm": "application/javascript+module",
@@ -79,12 +84,51 @@ class Deployment:
         return ScriptRef(self.namespace, self.script, self.version, self.kind)
 
 
+@dataclass(frozen=True, slots=True)
+class Rollout:
+    """A script's current deployment: its versions and their shares of the traffic."""
+
+    id: str | None
+    shares: tuple[tuple[Deployment, float], ...]
+
+    def pick(self, key: str | None = None) -> Deployment:
+        """The version for one request: by `key` when given (sticky), else at random."""
+        if len(self.shares) == 1:
+            return self.shares[0][0]
+        point = rollouts.rollout_point(self.id or "", key) if key else rollouts.random_point()
+        return rollouts.choose(self.shares, point)
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """What storing an upload did."""
+
+    created: bool  # a new script (deploying) or a new version (not deploying)
+    created_at: int  # the version's
+    deployment_id: str | None  # when deploying
+
+
 class SecretsChanged(Exception):
     """The script's secrets changed between an upload's reading them and its deployment."""
 
 
 def script_not_found(namespace: str, name: str) -> NotFound:
     return NotFound(f"script {name[:80]!r} not found in namespace {namespace[:80]!r}", code="script_not_found")
+
+
+def version_not_found(name: str, version_id: str) -> NotFound:
+    return NotFound(f"version {version_id[:80]!r} not found for script {name[:80]!r}", code="version_not_found")
+
+
+def _page_cursor(created_at: int, item_id: str) -> str:
+    return f"{created_at}.{item_id}"
+
+
+def _parse_cursor(cursor: str) -> tuple[int, str]:
+    created_at, _, item_id = cursor.partition(".")
+    if not created_at.isdigit() or not item_id:
+        raise BadRequest("invalid cursor: pass the cursor of the previous page as it came", code="invalid_cursor")
+    return int(created_at), item_id
 
 
 VALUE_BINDINGS = ("plain_text", "json")
@@ -124,6 +168,20 @@ def _limits(base: Limits, requested: dict[str, int], policy: Policy = NO_POLICY)
     return Limits.from_wire(values)
 
 
+def _described(meta: dict[str, Any]) -> dict[str, Any]:
+    """What a version's metadata says about it (never secrets' values or ciphertexts)."""
+    return {
+        "main_module": meta.get("main_module"),
+        "modules": [{"name": m["name"], "type": m["type"], "size": m["size"]} for m in meta.get("modules", [])],
+        "bindings": [{"name": b["name"], "type": b["type"]} for b in meta.get("bindings", [])]
+        + [{"name": s["name"], "type": s["type"]} for s in meta.get("secrets", [])],
+        "limits": meta.get("limits", {}),
+        "compatibility_date": meta.get("compatibility_date"),
+        "compatibility_flags": meta.get("compatibility_flags", []),
+        "startup_time_ms": meta.get("startup_time_ms"),
+    }
+
+
 class ScriptService:
     def __init__(
         self,
@@ -145,17 +203,22 @@ class ScriptService:
         self._max_script_bytes = max_script_bytes
         self._max_subrequests = max_subrequests
         self._sealer = sealer
-        self._deployments: dict[tuple[str, str], tuple[float, Deployment | None]] = {}
+        self._deployments: dict[tuple[str, str], tuple[float, Rollout | None]] = {}
         self._source_maps: OrderedDict[str, SourceMap] = OrderedDict()
 
     # ---- upload
 
-    async def upload(self, namespace: str, name: str, upload: Upload) -> tuple[dict[str, Any], bool]:
-        """Link, probe, store and deploy `upload`; returns (script info, created)."""
+    async def upload(self, namespace: str, name: str, upload: Upload, *, deploy: bool = True) -> tuple[dict[str, Any], bool]:
+        """Link, probe, store and (unless `deploy` is false) deploy `upload` at 100%.
+        Deploying: (script info, script created). Not deploying, which needs the script to
+        exist: (the version, version created)."""
         validate_name(name, "script")
         policy = await self._namespaces.policy(namespace, fresh=True)
         if policy is None:
             raise NotFound(f"namespace {namespace!r} not found", code="namespace_not_found")
+        if not deploy:
+            async with self._db.connect() as conn:
+                await self.require(conn, namespace, name)
         # Capability bindings must name resources of this namespace (400 otherwise).
         await KVService(self._db).check_bindings(namespace, upload.metadata.bindings)
         if upload.size > self._max_script_bytes:
@@ -219,25 +282,27 @@ class ScriptService:
                 **secret_set.metadata(build),
             }
             try:
-                created, created_at = await self._deploy(namespace, name, version_id, upload, metadata, secret_set.digest)
+                stored = await self._store(namespace, name, version_id, upload, metadata, secret_set.digest, deploy)
                 break
             except SecretsChanged:
                 continue
         else:
             raise Conflict("the script's secrets kept changing during this upload: try again", code="concurrent_change")
+        if not deploy:
+            return await self.version(namespace, name, version_id), stored.created
         # This server knows the new deployment already: its first request skips the store.
         live = Deployment(
             namespace, name, version_id, upload.format.value, tuple(handlers), limits, code_blob, map_blob, env, capabilities, subrequests
         )
-        self._deployments[(namespace, name)] = (time.monotonic() + DEPLOYMENT_CACHE_SECONDS, live)
+        self._deployments[(namespace, name)] = (time.monotonic() + DEPLOYMENT_CACHE_SECONDS, Rollout(stored.deployment_id, ((live, 100),)))
         return {
             "namespace": namespace,
             "name": name,
             "version_id": version_id,
             "handlers": handlers,
-            "created_at": to_iso(created_at),
+            "created_at": to_iso(stored.created_at),
             "startup_time_ms": startup_ms,
-        }, created
+        }, stored.created
 
     async def _check_syntax(self, code: str, module: str) -> None:
         check = await self._supervisor.check(code)
@@ -272,34 +337,58 @@ class ScriptService:
         async with self._db.connect() as conn:
             return await read_secret_set(conn, namespace, name)
 
-    async def _deploy(
-        self, namespace: str, name: str, version_id: str, upload: Upload, metadata: dict[str, Any], secrets_digest: str | None
-    ) -> tuple[bool, int]:
+    async def _store(
+        self,
+        namespace: str,
+        name: str,
+        version_id: str,
+        upload: Upload,
+        metadata: dict[str, Any],
+        secrets_digest: str | None,
+        deploy: bool,
+    ) -> Stored:
         try:
-            return await self._write_deployment(namespace, name, version_id, upload, metadata, secrets_digest)
+            return await self._write_version(namespace, name, version_id, upload, metadata, secrets_digest, deploy)
         except IntegrityError:
             # A concurrent first upload of the same script (or version) won the insert.
             await asyncio.sleep(0.01 + secrets.randbelow(20) / 1000)
-            return await self._write_deployment(namespace, name, version_id, upload, metadata, secrets_digest)
+            return await self._write_version(namespace, name, version_id, upload, metadata, secrets_digest, deploy)
 
-    async def _write_deployment(
-        self, namespace: str, name: str, version_id: str, upload: Upload, metadata: dict[str, Any], secrets_digest: str | None
-    ) -> tuple[bool, int]:
-        """Store the version (unless it exists) and make it current; (created, version time).
-        Raises SecretsChanged if the script's secrets are no longer those the version has."""
+    async def _write_version(
+        self,
+        namespace: str,
+        name: str,
+        version_id: str,
+        upload: Upload,
+        metadata: dict[str, Any],
+        secrets_digest: str | None,
+        deploy: bool,
+    ) -> Stored:
+        """Store the version (unless it exists) and, when deploying, deploy it at 100% and
+        take the upload's tags. Raises SecretsChanged if the script's secrets are no longer
+        those the version has."""
         now = now_ms()
         async with self._db.transaction() as conn:
-            # The namespace's row first (quotas count its scripts with it locked), then the script's.
+            # The namespace's row first (quotas count its scripts with it locked), then the
+            # script's (a change of secrets takes the same lock), so the secrets read below stay
+            # what they are until this commits. An upload that does not deploy leaves the
+            # script's modification time alone.
             policy = await lock(conn, namespace)
             if policy is None:
                 raise NotFound(f"namespace {namespace!r} not found", code="namespace_not_found")
             await check_script_quotas(conn, namespace, policy, name, upload.size, WORKER_KINDS)
-            # Then the script's row (a change of secrets takes the same lock), so the
-            # secrets read below stay what they are until this deployment commits.
-            await conn.execute(update(scripts).where(scripts.c.namespace == namespace, scripts.c.name == name).values(updated_at=now))
+            await conn.execute(
+                update(scripts)
+                .where(scripts.c.namespace == namespace, scripts.c.name == name)
+                .values(updated_at=now if deploy else scripts.c.updated_at)
+            )
             row = (await conn.execute(select(scripts.c.kind).where(scripts.c.namespace == namespace, scripts.c.name == name))).first()
             if row is not None and row.kind not in WORKER_KINDS:
+                if not deploy:
+                    raise script_not_found(namespace, name)
                 raise Conflict(f"the name {name!r} is taken by a seed upload", code="script_name_taken")
+            if row is None and not deploy:
+                raise script_not_found(namespace, name)
             if row is not None and (await read_secret_set(conn, namespace, name)).digest != secrets_digest:
                 raise SecretsChanged
             if row is None:
@@ -322,13 +411,13 @@ class ScriptService:
                         created_at=now,
                     )
                 )
-            if row is not None:
-                await conn.execute(
-                    update(scripts)
-                    .where(scripts.c.namespace == namespace, scripts.c.name == name)
-                    .values(kind=upload.format.value, current_version=version_id, updated_at=now)
-                )
-        return row is None, now if version is None else version.created_at
+            deployment_id = None
+            if deploy:
+                deployment_id = await rollouts.deploy_alone(conn, namespace, name, version_id, upload.format.value, now)
+                if upload.metadata.has_tags:
+                    await script_tags.replace(conn, namespace, name, upload.metadata.tags)
+        created = row is None if deploy else version is None
+        return Stored(created, now if version is None else version.created_at, deployment_id)
 
     # ---- reading
 
@@ -345,7 +434,7 @@ class ScriptService:
         ).join(versions, versions.c.id == scripts.c.current_version)
 
     @staticmethod
-    def _summary(row: Any) -> dict[str, Any]:
+    def _summary(row: Any, tags: list[str]) -> dict[str, Any]:
         meta = orjson.loads(row.metadata)
         return {
             "namespace": row.namespace,
@@ -353,7 +442,7 @@ class ScriptService:
             "version_id": row.current_version,
             "format": row.kind,
             "handlers": meta.get("handlers", []),
-            "tags": meta.get("tags", []),
+            "tags": tags,
             "size": row.size,
             "created_at": to_iso(row.created_at),
             "modified_at": to_iso(row.updated_at),
@@ -370,34 +459,34 @@ class ScriptService:
             raise script_not_found(namespace, name)
         return row
 
-    async def list(self, namespace: str, limit: int | None = None, cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+    async def list(
+        self, namespace: str, limit: int | None = None, cursor: str | None = None, tags: str | None = None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of the namespace's scripts by name; `tags` filters (see platform/tags.py)."""
         page = min(max(limit or DEFAULT_PAGE, 1), MAX_PAGE)
         query = self._query().where(scripts.c.namespace == namespace, scripts.c.kind.in_(WORKER_KINDS))
+        if tags is not None:
+            query = query.where(*script_tags.parse_filter(tags).conditions())
         if cursor:
             query = query.where(scripts.c.name > cursor)
         async with self._db.connect() as conn:
             rows = list(await conn.execute(query.order_by(scripts.c.name).limit(page + 1)))
-        items = [self._summary(row) for row in rows[:page]]
+            tagged = await script_tags.tags_of(conn, namespace, (row.name for row in rows[:page]))
+        items = [self._summary(row, tagged[row.name]) for row in rows[:page]]
         return items, items[-1]["name"] if len(rows) > page else None
 
     async def get(self, namespace: str, name: str) -> dict[str, Any]:
         row = await self._row(namespace, name)
-        meta = orjson.loads(row.metadata)
-        return {
-            **self._summary(row),
-            "main_module": meta.get("main_module"),
-            "modules": [{"name": m["name"], "type": m["type"], "size": m["size"]} for m in meta.get("modules", [])],
-            "bindings": [{"name": b["name"], "type": b["type"]} for b in meta.get("bindings", [])]
-            + [{"name": s["name"], "type": s["type"]} for s in meta.get("secrets", [])],
-            "limits": meta.get("limits", {}),
-            "compatibility_date": meta.get("compatibility_date"),
-            "compatibility_flags": meta.get("compatibility_flags", []),
-            "startup_time_ms": meta.get("startup_time_ms"),
-        }
+        async with self._db.connect() as conn:
+            tagged = await script_tags.tags_of(conn, namespace, [name])
+        return {**self._summary(row, tagged[name]), **_described(orjson.loads(row.metadata))}
 
     async def content(self, namespace: str, name: str) -> tuple[bytes, str]:
-        """The source as uploaded: the body of a raw upload, or the modules as multipart."""
-        meta = orjson.loads((await self._row(namespace, name)).metadata)
+        """The current version's source as uploaded: the body of a raw upload, or the
+        modules as multipart."""
+        return await self._content(orjson.loads((await self._row(namespace, name)).metadata))
+
+    async def _content(self, meta: dict[str, Any]) -> tuple[bytes, str]:
         modules = meta.get("modules", [])
         if meta.get("layout") == "raw" and len(modules) == 1:
             return await self._blobs.get(modules[0]["blob"]), meta.get("content_type") or "application/javascript"
@@ -427,8 +516,9 @@ class ScriptService:
 
     async def change_secrets(self, namespace: str, name: str, change: SecretChange) -> tuple[Any, str]:
         """Apply `change(conn, current secrets, bindings)` to the script's secrets and deploy
-        a version that has the result, in one transaction; (change's result, version id).
-        The new version is the deployed one with other secrets: same build, same handlers."""
+        a version that has the result at 100%, in one transaction; (change's result, version
+        id). The new version is the current one (the largest share of the deployment) with
+        other secrets: same build, same handlers."""
         now = now_ms()
         async with self._db.transaction() as conn:
             locked = await conn.execute(
@@ -450,24 +540,21 @@ class ScriptService:
             after = await read_secret_set(conn, namespace, name)
             build = meta.get("build", current.current_version)
             version_id = versioned(build, after.digest)
-            if version_id != current.current_version:
-                exists = (await conn.execute(select(versions.c.id).where(versions.c.id == version_id))).first()
-                if exists is None:
-                    await conn.execute(
-                        insert(versions).values(
-                            id=version_id,
-                            namespace=namespace,
-                            script=name,
-                            kind=current.kind,
-                            blob=current.blob,
-                            size=current.size,
-                            metadata=orjson.dumps({**meta, **after.metadata(build)}).decode(),
-                            created_at=now,
-                        )
-                    )
+            exists = (await conn.execute(select(versions.c.id).where(versions.c.id == version_id))).first()
+            if exists is None:
                 await conn.execute(
-                    update(scripts).where(scripts.c.namespace == namespace, scripts.c.name == name).values(current_version=version_id)
+                    insert(versions).values(
+                        id=version_id,
+                        namespace=namespace,
+                        script=name,
+                        kind=current.kind,
+                        blob=current.blob,
+                        size=current.size,
+                        metadata=orjson.dumps({**meta, **after.metadata(build)}).decode(),
+                        created_at=now,
+                    )
                 )
+            await rollouts.deploy_alone(conn, namespace, name, version_id, current.kind, now)
         self._deployments.pop((namespace, name), None)
         return result, version_id
 
@@ -485,10 +572,184 @@ class ScriptService:
         if result.rowcount == 0:
             raise script_not_found(namespace, name)
 
+    async def delete_tagged(self, namespace: str, tags: str | None) -> list[str]:
+        """Delete every script of the namespace that the tag filter matches; their names.
+        The filter must require at least one tag: this never deletes everything by accident."""
+        if not tags:
+            raise BadRequest("deleting scripts in bulk needs ?tags= (e.g. ?tags=customer-42)", code="tags_required")
+        found = script_tags.parse_filter(tags)
+        if not found.required:
+            raise BadRequest("the tag filter must require at least one tag (tag or tag:yes)", code="tags_required")
+        async with self._db.transaction() as conn:
+            matching = (
+                select(scripts.c.name)
+                .where(scripts.c.namespace == namespace, scripts.c.kind.in_(WORKER_KINDS), *found.conditions())
+                .order_by(scripts.c.name)
+            )
+            names = [row.name for row in await conn.execute(matching)]
+            for start in range(0, len(names), BULK_DELETE_CHUNK):
+                chunk = names[start : start + BULK_DELETE_CHUNK]
+                await conn.execute(delete(scripts).where(scripts.c.namespace == namespace, scripts.c.name.in_(chunk)))
+        for name in names:
+            self._deployments.pop((namespace, name), None)
+        return names
+
+    # ---- tags
+
+    async def tags(self, namespace: str, name: str) -> list[str]:
+        async with self._db.connect() as conn:
+            await self.require(conn, namespace, name)
+            return (await script_tags.tags_of(conn, namespace, [name]))[name]
+
+    async def set_tags(self, namespace: str, name: str, tags: list[str]) -> list[str]:
+        """Replace the script's tags (validated by the caller: platform/tags.py)."""
+        async with self._db.transaction() as conn:
+            await self.require(conn, namespace, name)
+            await script_tags.replace(conn, namespace, name, tags)
+        return sorted(set(tags))
+
+    # ---- versions
+
+    async def list_versions(
+        self, namespace: str, name: str, limit: int | None = None, cursor: str | None = None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of the script's versions, newest first."""
+        page = min(max(limit or DEFAULT_PAGE, 1), MAX_PAGE)
+        query = select(versions).where(versions.c.namespace == namespace, versions.c.script == name)
+        if cursor:
+            created_at, after = _parse_cursor(cursor)
+            query = query.where(
+                (versions.c.created_at < created_at) | ((versions.c.created_at == created_at) & (versions.c.id < after))
+            )
+        async with self._db.connect() as conn:
+            await self.require(conn, namespace, name)
+            rows = list(await conn.execute(query.order_by(versions.c.created_at.desc(), versions.c.id.desc()).limit(page + 1)))
+            _, shares = await rollouts.current_versions(conn, namespace, name)
+        items = [self._version_view(row, shares) for row in rows[:page]]
+        return items, _page_cursor(rows[page - 1].created_at, rows[page - 1].id) if len(rows) > page else None
+
+    async def version(self, namespace: str, name: str, version_id: str) -> dict[str, Any]:
+        async with self._db.connect() as conn:
+            row = await self._version_row(conn, namespace, name, version_id)
+            _, shares = await rollouts.current_versions(conn, namespace, name)
+        return self._version_view(row, shares)
+
+    async def version_content(self, namespace: str, name: str, version_id: str) -> tuple[bytes, str]:
+        """A version's source as uploaded."""
+        async with self._db.connect() as conn:
+            row = await self._version_row(conn, namespace, name, version_id)
+        return await self._content(orjson.loads(row.metadata))
+
+    async def _version_row(self, conn: AsyncConnection, namespace: str, name: str, version_id: str) -> Any:
+        await self.require(conn, namespace, name)
+        row = (
+            await conn.execute(
+                select(versions).where(versions.c.id == version_id, versions.c.namespace == namespace, versions.c.script == name)
+            )
+        ).first()
+        if row is None:
+            raise version_not_found(name, version_id)
+        return row
+
+    @staticmethod
+    def _version_view(row: Any, shares: list[dict[str, Any]]) -> dict[str, Any]:
+        meta = orjson.loads(row.metadata)
+        return {
+            "id": row.id,
+            "created_at": to_iso(row.created_at),
+            "format": row.kind,
+            "size": row.size,
+            "handlers": meta.get("handlers", []),
+            "tags": meta.get("tags", []),
+            **_described(meta),
+            # Its share of the traffic in the current deployment (None: not deployed).
+            "percentage": next((share["percentage"] for share in shares if share["version_id"] == row.id), None),
+        }
+
+    # ---- deployments
+
+    async def list_deployments(
+        self, namespace: str, name: str, limit: int | None = None, cursor: str | None = None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of the script's deployments, newest first, the current one marked."""
+        page = min(max(limit or DEFAULT_PAGE, 1), MAX_PAGE)
+        query = select(deployments_table).where(deployments_table.c.namespace == namespace, deployments_table.c.script == name)
+        if cursor:
+            query = query.where(deployments_table.c.id < cursor)
+        async with self._db.connect() as conn:
+            await self.require(conn, namespace, name)
+            rows = list(await conn.execute(query.order_by(deployments_table.c.id.desc()).limit(page + 1)))
+            current, _ = await rollouts.current_versions(conn, namespace, name)
+        items = [rollouts.view(row, current) for row in rows[:page]]
+        return items, items[-1]["id"] if len(rows) > page else None
+
+    async def deploy(self, namespace: str, name: str, body: bytes, *, force: bool = False) -> dict[str, Any]:
+        """Deploy versions of the script in the shares that `body` gives (a rollback, a
+        split). A version whose secrets are not the script's current ones would bring old
+        secrets back: that takes `force` (as in Cloudflare)."""
+        requested = rollouts.parse_deployment(body)
+        wanted = [version["version_id"] for version in requested]
+        async with self._db.connect() as conn:
+            await self.require(conn, namespace, name)
+            rows = {
+                row.id: row
+                for row in await conn.execute(
+                    select(versions.c.id, versions.c.kind, versions.c.metadata).where(
+                        versions.c.id.in_(wanted), versions.c.namespace == namespace, versions.c.script == name
+                    )
+                )
+            }
+        for version_id in wanted:
+            if version_id not in rows:
+                raise version_not_found(name, version_id)
+        metas = {version_id: orjson.loads(rows[version_id].metadata) for version_id in wanted}
+        kv = KVService(self._db)
+        for meta in metas.values():  # a bound KV namespace may have been deleted since
+            await kv.check_bindings(namespace, meta.get("bindings", []))
+        now = now_ms()
+        async with self._db.transaction() as conn:
+            locked = await conn.execute(
+                update(scripts)
+                .where(scripts.c.namespace == namespace, scripts.c.name == name, scripts.c.kind.in_(WORKER_KINDS))
+                .values(updated_at=now)
+            )
+            if locked.rowcount == 0:
+                raise script_not_found(namespace, name)
+            current = await read_secret_set(conn, namespace, name)
+            changed: set[str] = set()
+            for version_id, meta in metas.items():
+                own = SecretSet.of_version(meta)
+                if own is None:
+                    if current.digest != meta.get("secrets_digest"):
+                        raise Conflict(
+                            f"version {version_id!r} was stored without its secrets, and the script's secrets have changed since",
+                            code="version_secrets_unavailable",
+                            version_id=version_id,
+                        )
+                    continue
+                changed.update(own.changed(current))
+            if changed and not force:
+                raise Conflict(
+                    "the script's secrets have changed since these versions were made; deploying them brings their own "
+                    "secrets back: add ?force=true to deploy anyway, or deploy a version with the current secrets",
+                    code="secrets_changed",
+                    secrets=sorted(changed),
+                )
+            kind = rows[rollouts.main_version(requested)].kind
+            deployment_id = await rollouts.record(conn, namespace, name, requested, kind, now)
+            row = (await conn.execute(select(deployments_table).where(deployments_table.c.id == deployment_id))).one()
+        self._deployments.pop((namespace, name), None)
+        return rollouts.view(row, deployment_id)
+
     # ---- invocation
 
-    async def deployed(self, namespace: str, name: str) -> Deployment:
-        """The deployed version of `namespace/name` (cached for a second), or 404."""
+    async def deployed(self, namespace: str, name: str, rollout_key: str | None = None) -> Deployment:
+        """The version of `namespace/name` that serves one request, or 404: by the rollout
+        key when given (the same key, the same version), else at random by the shares."""
+        return (await self.rollout(namespace, name)).pick(rollout_key)
+
+    async def rollout(self, namespace: str, name: str) -> Rollout:
+        """The script's current deployment (cached for a second), or 404."""
         key = (namespace, name)
         cached = self._deployments.get(key)
         now = time.monotonic()
@@ -496,46 +757,51 @@ class ScriptService:
             if cached[1] is None:
                 raise script_not_found(namespace, name)
             return cached[1]
-        deployment = await self._load_deployment(namespace, name)
-        if deployment is not None:
-            deployment = self._within_namespace(deployment, await self._namespaces.policy(namespace, fresh=True))
+        rollout = await self._load_rollout(namespace, name)
+        if rollout is not None:
+            policy = await self._namespaces.policy(namespace, fresh=True)
+            rollout = dataclasses.replace(
+                rollout, shares=tuple((self._within_namespace(deployment, policy), share) for deployment, share in rollout.shares)
+            )
         if len(self._deployments) > 100_000:
             self._deployments.clear()
-        self._deployments[key] = (now + DEPLOYMENT_CACHE_SECONDS, deployment)
-        if deployment is None:
+        self._deployments[key] = (now + DEPLOYMENT_CACHE_SECONDS, rollout)
+        if rollout is None:
             raise script_not_found(namespace, name)
-        return deployment
+        return rollout
 
-    async def _load_deployment(self, namespace: str, name: str) -> Deployment | None:
-        # One statement, so the version and the secrets are read as of one moment.
-        query = (
-            select(
-                versions.c.id,
-                versions.c.kind,
-                versions.c.blob,
-                versions.c.metadata,
-                secrets_table.c.name.label("secret_name"),
-                secrets_table.c.type.label("secret_type"),
-                secrets_table.c.ciphertext,
-            )
-            .select_from(
-                scripts.join(versions, versions.c.id == scripts.c.current_version).outerjoin(
-                    secrets_table, and_(secrets_table.c.namespace == scripts.c.namespace, secrets_table.c.script == scripts.c.name)
-                )
-            )
-            .where(scripts.c.namespace == namespace, scripts.c.name == name, scripts.c.kind.in_(WORKER_KINDS))
-        )
+    async def _load_rollout(self, namespace: str, name: str) -> Rollout | None:
+        # One transaction, so the deployment, its versions and the secrets are of one moment.
         async with self._db.connect() as conn:
-            rows = list(await conn.execute(query))
-        if not rows:
-            return None
-        row = rows[0]
-        meta = orjson.loads(row.metadata)
-        secret_set = SecretSet.of((r.secret_name, r.secret_type, r.ciphertext) for r in rows if r.secret_name is not None)
-        if secret_set.digest != meta.get("secrets_digest"):
-            raise IsolaneError(
-                f"the deployed version of script {name!r} does not match its stored secrets", code="secrets_out_of_step"
-            )
+            deployment_id, shares = await rollouts.current_versions(conn, namespace, name, WORKER_KINDS)
+            wanted = [share["version_id"] for share in shares]
+            rows = {
+                row.id: row
+                for row in await conn.execute(
+                    select(versions.c.id, versions.c.kind, versions.c.blob, versions.c.metadata).where(
+                        versions.c.id.in_(wanted), versions.c.namespace == namespace, versions.c.script == name
+                    )
+                )
+            }
+            if not shares or any(version_id not in rows for version_id in wanted):
+                return None
+            table: SecretSet | None = None
+            loaded: list[tuple[Deployment, float]] = []
+            for share in shares:
+                row = rows[share["version_id"]]
+                meta = orjson.loads(row.metadata)
+                secret_set = SecretSet.of_version(meta)
+                if secret_set is None:  # stored before versions kept their secrets
+                    table = table or await read_secret_set(conn, namespace, name)
+                    if table.digest != meta.get("secrets_digest"):
+                        raise IsolaneError(
+                            f"the deployed version of script {name!r} does not match its stored secrets", code="secrets_out_of_step"
+                        )
+                    secret_set = table
+                loaded.append((self._deployment(namespace, name, row, meta, secret_set), share["percentage"]))
+        return Rollout(deployment_id, tuple(loaded))
+
+    def _deployment(self, namespace: str, name: str, row: Any, meta: dict[str, Any], secret_set: SecretSet) -> Deployment:
         return Deployment(
             namespace,
             name,

@@ -4,9 +4,11 @@ A script's secrets are part of what it runs, like its bindings: setting or delet
 makes a new version and deploys it (`ScriptService.change_secrets`). A version's id
 derives from its build (code, modules, metadata) and, when the script has secrets, from a
 digest of their names, types and ciphertexts (never of the values alone), so an isolate
-cached for a version never serves another set. Each version records that digest; the
-deployed version and the secrets table change in one transaction, under the script row's
-lock, so they are always in step.
+cached for a version never serves another set. Each version records that digest and the
+ciphertexts themselves, so it keeps its own secrets when deployed again later (a rollback,
+a traffic split); the secrets table holds the script's latest set, what the next upload or
+change builds on. A change and the deployment of its version happen in one transaction,
+under the script row's lock.
 
 The value leaves this module only as ciphertext (to the store) or as plaintext on the way
 to an executor (`ScriptCode.env`, IPC only). It is never in a response, an error, a record
@@ -15,6 +17,7 @@ or a log line.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
 import re
@@ -91,8 +94,33 @@ class SecretSet:
         return [{"name": name, "type": kind} for name, kind, _ in self.rows]
 
     def metadata(self, build: str) -> dict[str, Any]:
-        """What a version's metadata records about its secrets (no values, no ciphertexts)."""
-        return {"build": build, "secrets": self.described(), "secrets_digest": self.digest}
+        """What a version's metadata records about its secrets: names and types, and the
+        ciphertexts (never values), so the version keeps its own secrets: a rollback or a
+        traffic split runs each version with the secrets it was made with."""
+        return {
+            "build": build,
+            "secrets": self.described(),
+            "secrets_digest": self.digest,
+            "sealed_secrets": [[name, kind, base64.b64encode(sealed).decode("ascii")] for name, kind, sealed in self.rows],
+        }
+
+    @classmethod
+    def of_version(cls, meta: dict[str, Any]) -> SecretSet | None:
+        """The secrets a version was made with, or None for a version stored before versions
+        kept them (it then needs the script's current secrets to be the same)."""
+        sealed = meta.get("sealed_secrets")
+        if sealed is None:
+            return cls() if meta.get("secrets_digest") is None else None
+        found = cls.of((name, kind, base64.b64decode(text)) for name, kind, text in sealed)
+        if found.digest != meta.get("secrets_digest"):
+            raise IsolaneError("a version's secrets do not match its digest", code="secrets_out_of_step")
+        return found
+
+    def changed(self, other: SecretSet) -> list[str]:
+        """Names whose secret differs between the two sets (added, removed or set again)."""
+        mine = {name: (kind, sealed) for name, kind, sealed in self.rows}
+        theirs = {name: (kind, sealed) for name, kind, sealed in other.rows}
+        return sorted(name for name in mine.keys() | theirs.keys() if mine.get(name) != theirs.get(name))
 
     def check_key(self, sealer: Sealer, namespace: str, script: str) -> None:
         """Refuse to add to a set sealed under another key (it would become unreadable)."""

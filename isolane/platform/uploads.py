@@ -56,6 +56,7 @@ class Metadata:
     limits: dict[str, int] = field(default_factory=dict)
     compatibility_date: str | None = None
     compatibility_flags: list[str] = field(default_factory=list)
+    has_tags: bool = False  # whether the upload said which tags (a raw upload does not)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -156,6 +157,7 @@ def parse_metadata(raw: dict[str, Any]) -> Metadata:
     return Metadata(
         bindings=_bindings(raw.get("bindings", [])),
         tags=_tags(raw.get("tags", [])),
+        has_tags="tags" in raw,
         limits=_limits(raw.get("limits", {})),
         compatibility_date=_date(raw.get("compatibility_date")),
         compatibility_flags=_string_list(raw.get("compatibility_flags", []), "compatibility_flags"),
@@ -203,7 +205,11 @@ def _bindings(value: Any) -> list[dict[str, Any]]:
 
 
 def _tags(value: Any) -> list[str]:
-    tags = _string_list(value, "tags")
+    return validate_tags(_string_list(value, "tags"))
+
+
+def validate_tags(tags: list[str]) -> list[str]:
+    """A script's tags: at most MAX_TAGS, each 1-64 characters without commas; sorted, unique."""
     if len(tags) > MAX_TAGS:
         raise BadRequest(f"a script may have at most {MAX_TAGS} tags", code="too_many_tags")
     for tag in tags:

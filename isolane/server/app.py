@@ -31,7 +31,7 @@ from isolane.server.errors import install_error_handlers
 from isolane.server.responses import JSONResponse
 from isolane.server.gateway import InvocationGateway
 from isolane.server.openapi import document_invocation
-from isolane.server.routes import health, invocations, kv, namespaces, scripts, seed, system, tokens, usage
+from isolane.server.routes import health, invocations, kv, namespaces, scripts, seed, system, tokens, usage, versions
 from isolane.server.routes import secrets as secrets_routes
 from isolane.server.services import Services
 from isolane.store.blobs import FileBlobStore
@@ -138,7 +138,7 @@ def create_app(settings: Settings) -> FastAPI:
         default_response_class=JSONResponse,
     )
     install_error_handlers(app)
-    for module in (health, tokens, namespaces, scripts, secrets_routes, seed, invocations, system, kv, usage):
+    for module in (health, tokens, namespaces, scripts, versions, secrets_routes, seed, invocations, system, kv, usage):
         app.include_router(module.router)
     document_invocation(app)
     return app

@@ -37,6 +37,7 @@ Receive = Callable[[], Any]
 Send = Callable[[dict[str, Any]], Any]
 
 PATH_PREFIX = b"/v1/namespaces/"
+ROLLOUT_KEY = b"x-isolane-rollout-key"  # picks the version of a split deployment (sticky)
 # Hop-by-hop headers and those the server computes itself are not the script's to set.
 _DROPPED_RESPONSE_HEADERS = frozenset(
     {"connection", "keep-alive", "transfer-encoding", "content-length", "upgrade", "proxy-connection", "te", "trailer"}
@@ -167,7 +168,7 @@ class InvocationGateway:
         settings = services.settings
         if not (DNS_LABEL.fullmatch(target.namespace) and DNS_LABEL.fullmatch(target.script)):
             raise NotFound(f"script {target.script[:80]!r} not found in namespace {target.namespace[:80]!r}", code="script_not_found")
-        deployment = await services.scripts.deployed(target.namespace, target.script)
+        deployment = await services.scripts.deployed(target.namespace, target.script, _header(scope, ROLLOUT_KEY) or None)
         if "fetch" not in deployment.handlers:
             raise NotFound(
                 f"script {target.script!r} has no fetch handler (its handlers: {', '.join(deployment.handlers) or 'none'})",

@@ -33,6 +33,15 @@ EXPECTED = {
     ("PUT", "/v1/namespaces/{ns}/scripts/{name}/secrets"): "namespace",
     ("GET", "/v1/namespaces/{ns}/scripts/{name}/secrets"): "namespace",
     ("DELETE", "/v1/namespaces/{ns}/scripts/{name}/secrets/{secret}"): "namespace",
+    ("DELETE", "/v1/namespaces/{ns}/scripts"): "namespace",
+    ("GET", "/v1/namespaces/{ns}/scripts/{name}/tags"): "namespace",
+    ("PUT", "/v1/namespaces/{ns}/scripts/{name}/tags"): "namespace",
+    ("GET", "/v1/namespaces/{ns}/scripts/{name}/versions"): "namespace",
+    ("POST", "/v1/namespaces/{ns}/scripts/{name}/versions"): "namespace",
+    ("GET", "/v1/namespaces/{ns}/scripts/{name}/versions/{version_id}"): "namespace",
+    ("GET", "/v1/namespaces/{ns}/scripts/{name}/versions/{version_id}/content"): "namespace",
+    ("GET", "/v1/namespaces/{ns}/scripts/{name}/deployments"): "namespace",
+    ("POST", "/v1/namespaces/{ns}/scripts/{name}/deployments"): "namespace",
     ("POST", "/v1/kv/namespaces"): "token",
     ("GET", "/v1/kv/namespaces"): "token",
     ("GET", "/v1/kv/namespaces/{namespace_id}"): "token",
@@ -59,6 +68,7 @@ FILL = {
     "{namespace_id}": "0" * 32,
     "{key}": "some-key",
     "{secret}": "NOPE",
+    "{version_id}": "0" * 32,
 }
 
 

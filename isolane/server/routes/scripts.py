@@ -1,11 +1,15 @@
-"""`/v1/namespaces/{ns}/scripts`: upload (every upload is a new, deployed version), read,
-list and delete Workers scripts. Invocation is the gateway's (`server/gateway.py`)."""
+"""`/v1/namespaces/{ns}/scripts`: upload (every upload with PUT is a new, deployed version),
+read, list and delete Workers scripts (one, or in bulk by tags), and their tags. Versions
+and deployments are in `routes/versions.py`; invocation is the gateway's (`server/gateway.py`)."""
 
 from __future__ import annotations
 
+import orjson
 from fastapi import APIRouter, Query, Request, Response
 
-from isolane.platform.uploads import Upload, essence, upload_from_parts, upload_from_raw
+from isolane.errors import BadRequest
+from isolane.platform.tags import parse_tag_list
+from isolane.platform.uploads import MAX_TAGS, Upload, essence, upload_from_parts, upload_from_raw
 from isolane.server.access import Access, access
 from isolane.server.bodies import read_limited
 from isolane.server.multipart import parse_multipart
@@ -15,6 +19,7 @@ router = APIRouter(prefix="/v1/namespaces/{ns}/scripts", tags=["scripts"])
 
 # Room for multipart framing and metadata around the code itself.
 MULTIPART_OVERHEAD = 64 * 1024
+MAX_TAGS_BODY = 16 * 1024
 
 UPLOAD_BODY = {
     "requestBody": {
@@ -29,7 +34,7 @@ UPLOAD_BODY = {
 }
 
 
-async def _read_upload(request: Request) -> Upload:
+async def read_upload(request: Request) -> Upload:
     services = request.app.state.services
     limit = services.settings.max_script_bytes
     content_type = request.headers.get("content-type")
@@ -43,9 +48,12 @@ async def _read_upload(request: Request) -> Upload:
 @router.put("/{name}", openapi_extra={**access(Access.NAMESPACE)["openapi_extra"], **UPLOAD_BODY})
 async def put_script(ns: str, name: str, request: Request) -> JSONResponse:
     """Upload a script: a new immutable version, deployed at once."""
-    upload = await _read_upload(request)
+    upload = await read_upload(request)
     info, created = await request.app.state.services.scripts.upload(ns, name, upload)
     return JSONResponse(info, status_code=201 if created else 200)
+
+
+TAGS_FILTER = "comma-separated tags, each `tag` or `tag:yes` (required) or `tag:no` (excluded); all must hold"
 
 
 @router.get("", **access(Access.NAMESPACE))
@@ -54,9 +62,19 @@ async def list_scripts(
     request: Request,
     limit: int | None = Query(None, ge=1, le=1000),
     cursor: str | None = Query(None, max_length=63),
+    tags: str | None = Query(None, max_length=2000, description=TAGS_FILTER),
 ) -> JSONResponse:
-    items, next_cursor = await request.app.state.services.scripts.list(ns, limit, cursor)
+    items, next_cursor = await request.app.state.services.scripts.list(ns, limit, cursor, tags)
     return JSONResponse({"items": items, "cursor": next_cursor})
+
+
+@router.delete("", **access(Access.NAMESPACE))
+async def delete_scripts(
+    ns: str, request: Request, tags: str | None = Query(None, max_length=2000, description=f"required: {TAGS_FILTER}")
+) -> JSONResponse:
+    """Delete every script that the tag filter matches (it must require a tag)."""
+    names = await request.app.state.services.scripts.delete_tagged(ns, tags)
+    return JSONResponse({"items": [{"namespace": ns, "name": name, "deleted": True} for name in names], "cursor": None})
 
 
 @router.get("/{name}", **access(Access.NAMESPACE))
@@ -75,3 +93,28 @@ async def get_script_content(ns: str, name: str, request: Request) -> Response:
 async def delete_script(ns: str, name: str, request: Request) -> JSONResponse:
     await request.app.state.services.scripts.delete(ns, name)
     return JSONResponse({"namespace": ns, "name": name, "deleted": True})
+
+
+TAGS_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"type": "array", "maxItems": MAX_TAGS, "items": {"type": "string", "maxLength": 64}}}},
+    }
+}
+
+
+@router.get("/{name}/tags", **access(Access.NAMESPACE))
+async def get_tags(ns: str, name: str, request: Request) -> JSONResponse:
+    return JSONResponse({"items": await request.app.state.services.scripts.tags(ns, name), "cursor": None})
+
+
+@router.put("/{name}/tags", openapi_extra={**access(Access.NAMESPACE)["openapi_extra"], **TAGS_BODY})
+async def put_tags(ns: str, name: str, request: Request) -> JSONResponse:
+    """Replace the script's tags with the body's list (at most 8)."""
+    body = await read_limited(request, MAX_TAGS_BODY, "tag list")
+    try:
+        raw = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise BadRequest('the body must be a JSON list of tags, e.g. ["customer-42", "staging"]', code="invalid_json") from None
+    tags = await request.app.state.services.scripts.set_tags(ns, name, parse_tag_list(raw))
+    return JSONResponse({"items": tags, "cursor": None})
