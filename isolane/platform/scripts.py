@@ -30,6 +30,7 @@ from isolane.errors import BadRequest, Conflict, IsolaneError, NotFound, Payload
 from isolane.linker import SourceMap, link
 from isolane.platform import deployments as rollouts
 from isolane.platform import tags as script_tags
+from isolane.platform import triggers
 from isolane.platform.kv import KVService
 from isolane.platform.names import validate_name
 from isolane.platform.namespaces import NamespaceService
@@ -416,6 +417,8 @@ class ScriptService:
                 deployment_id = await rollouts.deploy_alone(conn, namespace, name, version_id, upload.format.value, now)
                 if upload.metadata.has_tags:
                     await script_tags.replace(conn, namespace, name, upload.metadata.tags)
+                if upload.metadata.crons is not None:
+                    await triggers.replace(conn, namespace, name, upload.metadata.crons, now)
         created = row is None if deploy else version is None
         return Stored(created, now if version is None else version.created_at, deployment_id)
 

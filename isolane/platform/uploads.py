@@ -4,7 +4,7 @@ Two shapes arrive at `PUT /v1/namespaces/{ns}/scripts/{name}`:
 - a raw body whose content type names the format (ES module, TypeScript module, or a
   service-worker script), and
 - Cloudflare's multipart upload: a `metadata` JSON part (`main_module` or `body_part`,
-  `bindings`, `tags`, `limits`, `compatibility_date`, ...) plus one part per module.
+  `bindings`, `tags`, `limits`, `compatibility_date`, `triggers`, ...) plus one part per module.
 Unknown metadata keys are ignored, as wrangler sends several we have no use for.
 """
 
@@ -20,6 +20,7 @@ import orjson
 from isolane.errors import BadRequest, IsolaneError
 from isolane.linker import LinkError, Module, ModuleType
 from isolane.linker.modules import module_type_for
+from isolane.platform.triggers import parse_crons
 
 MAX_TAGS = 8
 MAX_TAG_LENGTH = 64
@@ -57,6 +58,9 @@ class Metadata:
     compatibility_date: str | None = None
     compatibility_flags: list[str] = field(default_factory=list)
     has_tags: bool = False  # whether the upload said which tags (a raw upload does not)
+    # Cron triggers (`triggers: {"crons": [...]}`): script settings, not part of the version;
+    # None when the upload did not say (the script's schedules stay as they are).
+    crons: list[str] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -161,7 +165,15 @@ def parse_metadata(raw: dict[str, Any]) -> Metadata:
         limits=_limits(raw.get("limits", {})),
         compatibility_date=_date(raw.get("compatibility_date")),
         compatibility_flags=_string_list(raw.get("compatibility_flags", []), "compatibility_flags"),
+        crons=_crons(raw["triggers"]) if "triggers" in raw else None,
     )
+
+
+def _crons(value: Any) -> list[str]:
+    """`triggers: {"crons": ["*/5 * * * *", ...]}` (wrangler's shape)."""
+    if not isinstance(value, dict):
+        raise _invalid('triggers must be an object: {"crons": [...]}')
+    return parse_crons(value.get("crons", []))
 
 
 def _invalid(message: str) -> BadRequest:

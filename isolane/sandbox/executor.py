@@ -276,7 +276,7 @@ def _js_string(text: str) -> str:
 
 
 def _first_step(call: dict[str, Any]) -> str:
-    """The host step that starts an invocation: seed run, handler inspection, or a fetch."""
+    """The host step that starts an invocation: seed run, handler inspection, a fetch, or a cron tick."""
     op = call["op"]
     if op == "run":
         return "__isolane.run()"
@@ -287,6 +287,9 @@ def _first_step(call: dict[str, Any]) -> str:
         body = call.get("body")
         args = [str(call["method"]), str(call["url"]), headers, None if body is None else str(body), bool(call.get("stream"))]
         return f"__isolane.fetch({orjson.dumps(args).decode('utf-8')[1:-1]})"
+    if op == "scheduled":
+        args = [str(call["cron"]), int(call["scheduledTime"])]
+        return f"__isolane.scheduled({orjson.dumps(args).decode('utf-8')[1:-1]})"
     raise ValueError(f"unknown call {op!r}")
 
 

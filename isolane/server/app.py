@@ -21,6 +21,7 @@ from isolane.platform.kv import KVService
 from isolane.platform.namespaces import DEFAULT_NAMESPACE, NamespaceService
 from isolane.platform.rates import RateLimiter
 from isolane.platform.runner import Runner
+from isolane.platform.schedules import Scheduler, ScheduleService
 from isolane.platform.scripts import ScriptService
 from isolane.platform.secrets import SecretService, check_stored_keys
 from isolane.platform.seed import SeedService
@@ -32,6 +33,7 @@ from isolane.server.responses import JSONResponse
 from isolane.server.gateway import InvocationGateway
 from isolane.server.openapi import document_invocation
 from isolane.server.routes import health, invocations, kv, namespaces, scripts, seed, system, tokens, usage, versions
+from isolane.server.routes import schedules as schedules_routes
 from isolane.server.routes import secrets as secrets_routes
 from isolane.server.services import Services
 from isolane.store.blobs import FileBlobStore
@@ -81,7 +83,10 @@ async def start_services(settings: Settings) -> Services:
         sealer=sealer,
         max_subrequests=settings.max_subrequests,
     )
-    return Services(
+    runner = Runner(supervisor, records)
+    services: Services | None = None
+    schedule_service = ScheduleService(db, script_service, runner, lambda: services)
+    services = Services(
         settings=settings,
         db=db,
         blobs=blobs,
@@ -90,13 +95,17 @@ async def start_services(settings: Settings) -> Services:
         seeds=SeedService(db, blobs),
         records=records,
         supervisor=supervisor,
-        runner=Runner(supervisor, records),
+        runner=runner,
         scripts=script_service,
         secrets=SecretService(db, sealer, script_service),
         fetcher=Fetcher(EgressPolicy(parse_allow_list(settings.egress_allow))),
         kv=KVService(db),
         rates=RateLimiter(db, namespace_service),
+        schedules=schedule_service,
+        scheduler=Scheduler(schedule_service),
     )
+    services.scheduler.start()
+    return services
 
 
 async def _secrets_sealer(settings: Settings, db: Database) -> Sealer:
@@ -112,6 +121,7 @@ async def _secrets_sealer(settings: Settings, db: Database) -> Sealer:
 
 
 async def stop_services(services: Services) -> None:
+    await services.scheduler.stop()  # no new cron ticks; started ones finish
     if services.background:  # let waitUntil work finish (each is bounded by its wall clock)
         await asyncio.gather(*services.background, return_exceptions=True)
     await services.supervisor.stop()
@@ -138,7 +148,7 @@ def create_app(settings: Settings) -> FastAPI:
         default_response_class=JSONResponse,
     )
     install_error_handlers(app)
-    for module in (health, tokens, namespaces, scripts, versions, secrets_routes, seed, invocations, system, kv, usage):
+    for module in (health, tokens, namespaces, scripts, versions, secrets_routes, schedules_routes, seed, invocations, system, kv, usage):
         app.include_router(module.router)
     document_invocation(app)
     return app

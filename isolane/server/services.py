@@ -13,6 +13,7 @@ from isolane.platform.kv import KVService
 from isolane.platform.namespaces import NamespaceService
 from isolane.platform.rates import RateLimiter
 from isolane.platform.runner import Runner
+from isolane.platform.schedules import Scheduler, ScheduleService
 from isolane.platform.scripts import ScriptService
 from isolane.platform.secrets import SecretService
 from isolane.platform.seed import SeedService
@@ -38,5 +39,7 @@ class Services:
     secrets: SecretService
     kv: KVService
     rates: RateLimiter  # namespaces' request-rate quotas
+    schedules: ScheduleService  # cron triggers
+    scheduler: Scheduler  # this server's background task that runs due cron ticks
     # Invocations still running after their response was sent (ctx.waitUntil).
     background: set[asyncio.Task[Any]] = field(default_factory=set)

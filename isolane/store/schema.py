@@ -172,3 +172,26 @@ rate_buckets = Table(
     Column("tokens", Float, nullable=False),
     Column("updated_at", BigInteger, nullable=False),  # epoch ms of the last refill
 )
+
+schedules = Table(
+    "schedules",
+    metadata,
+    Column("namespace", String(63), primary_key=True),
+    Column("script", String(63), primary_key=True),
+    Column("cron", String(100), primary_key=True),  # normalized (single spaces)
+    Column("created_at", BigInteger, nullable=False),
+    ForeignKeyConstraint(["namespace", "script"], ["scripts.namespace", "scripts.name"], ondelete="CASCADE"),
+)
+
+# One row per cron tick run: the server whose INSERT wins runs the tick, the others skip it.
+cron_leases = Table(
+    "cron_leases",
+    metadata,
+    Column("namespace", String(63), primary_key=True),
+    Column("script", String(63), primary_key=True),
+    Column("cron", String(100), primary_key=True),
+    Column("tick", BigInteger, primary_key=True),  # epoch ms of the scheduled time
+    Column("claimed_at", BigInteger, nullable=False),
+    Column("invocation_id", String(32), nullable=True),
+    Index("ix_cron_leases_tick", "tick"),
+)

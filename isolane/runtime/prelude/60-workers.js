@@ -70,6 +70,7 @@ function startWorker(kind, source, env) {
     }
     for (const [type, listeners] of serviceListeners) {
       if (type === "fetch") handlers.set("fetch", (request, ctx) => dispatchFetchEvent(listeners, request, ctx));
+      else if (type === "scheduled") handlers.set("scheduled", (controller, ctx) => dispatchScheduledEvent(listeners, controller, ctx));
       else handlers.set(type, () => { throw new Error(`${type} events are not supported for service workers yet`); });
     }
   }
@@ -96,6 +97,29 @@ function dispatchFetchEvent(listeners, request, ctx) {
     throw new Error("No response: the fetch event listener did not call event.respondWith().");
   }
   return response;
+}
+
+// A cron trigger's `controller` (ScheduledController): which cron, for which tick.
+function makeController(cron, scheduledTime) {
+  return Object.freeze({
+    type: "scheduled",
+    cron: String(cron),
+    scheduledTime: Number(scheduledTime),
+    // Accepted: a failed tick is not retried anyway (see docs).
+    noRetry() {},
+  });
+}
+
+// Service-worker syntax: every listener sees the event; waitUntil() promises are awaited.
+function dispatchScheduledEvent(listeners, controller, ctx) {
+  const event = {
+    type: "scheduled",
+    cron: controller.cron,
+    scheduledTime: controller.scheduledTime,
+    noRetry: () => controller.noRetry(),
+    waitUntil: (promise) => ctx.waitUntil(promise),
+  };
+  for (const listener of listeners) callListener(listener, event);
 }
 
 function DOMExceptionOrError(message, name) {

@@ -247,6 +247,20 @@ const host = Object.freeze({
       }
     });
   },
+  // Workers: one cron tick for the scheduled handler; settles when its promise does
+  // (ctx.waitUntil work keeps the invocation open, as for fetch).
+  scheduled(cron, scheduledTime) {
+    return step(() => {
+      const invocation = begin();
+      try {
+        const handler = requireHandler("scheduled");
+        Promise.resolve(handler(makeController(cron, scheduledTime), makeContext(invocation)))
+          .then(() => settle(true, undefined), (err) => settle(false, err));
+      } catch (err) {
+        settle(false, err);
+      }
+    });
+  },
   // Runs the request/response machinery once in a fresh isolate, before any tenant code,
   // so V8 has compiled it (lazily, per isolate) before the first real request pays for it.
   warmup() {
