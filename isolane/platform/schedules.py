@@ -183,6 +183,7 @@ class Scheduler:
         last = now - now % 60_000 - 1  # at start, the current minute's tick is due too
         while True:
             seconds = False
+            self._service.changed.clear()  # before reading: a change from now on wakes us
             try:
                 now = now_ms()
                 seconds = await self.run_due(last, now)
@@ -196,7 +197,6 @@ class Scheduler:
                 log.exception("the scheduler failed to run due cron ticks")
             step = 1000 if seconds else 60_000
             delay = (step - now_ms() % step) / 1000 + 0.005
-            self._service.changed.clear()
             try:  # a local change of schedules looks again at once (a seconds cron starts now)
                 await asyncio.wait_for(self._service.changed.wait(), delay)
             except TimeoutError:
