@@ -72,59 +72,59 @@ def _by_host(server: Server, host: str, path: str, method: str = "GET", **kwargs
 @pytest.fixture(scope="module")
 def routed(server: Server) -> Server:
     with server.admin() as admin:
-        for ns in ("platform", "shop"):
+        for ns in ("dsp-platform", "dsp-shop"):
             assert admin.put(f"/v1/namespaces/{ns}").status_code in (200, 201)
-        deploy(admin, "router", ROUTER, ns="platform")
+        deploy(admin, "router", ROUTER, ns="dsp-platform")
         for name in ("alpha", "beta", "gamma"):
-            deploy(admin, name, f"const NAME = {name!r};" + TENANT, ns="shop")
-        deploy(admin, "loopy", LOOPY, ns="shop")
-        deploy(admin, "thrower", THROWER, ns="shop")
-        response = admin.put("/v1/namespaces/shop", json={"dispatcher": "platform/router"})
+            deploy(admin, name, f"const NAME = {name!r};" + TENANT, ns="dsp-shop")
+        deploy(admin, "loopy", LOOPY, ns="dsp-shop")
+        deploy(admin, "thrower", THROWER, ns="dsp-shop")
+        response = admin.put("/v1/namespaces/dsp-shop", json={"dispatcher": "dsp-platform/router"})
         assert response.status_code == 200, response.text
-        assert response.json()["dispatcher"] == "platform/router"
+        assert response.json()["dispatcher"] == "dsp-platform/router"
     return server
 
 
 def test_the_dispatcher_routes_three_tenants_by_path(routed: Server) -> None:
     for name in ("alpha", "beta", "gamma"):
-        response = _by_host(routed, "www.shop.localhost", f"/{name}/orders/7?x=1", headers={"x-client": "c1"})
+        response = _by_host(routed, "www.dsp-shop.localhost", f"/{name}/orders/7?x=1", headers={"x-client": "c1"})
         assert response.status_code == 201, response.text
         assert response.json() == {"tenant": name, "path": "/orders/7", "query": "?x=1", "method": "GET", "body": None, "header": "c1"}
         assert response.headers["x-tenant"] == name
         assert response.headers["x-dispatched-by"] == "router"
-    posted = _by_host(routed, "anything.shop.localhost", "/beta/submit", method="POST", content=b"payload")
+    posted = _by_host(routed, "anything.dsp-shop.localhost", "/beta/submit", method="POST", content=b"payload")
     assert posted.json()["body"] == "payload" and posted.json()["method"] == "POST"
 
 
 def test_path_invocations_of_a_dispatched_namespace_go_to_the_dispatcher_too(routed: Server) -> None:
-    # /v1/namespaces/shop/scripts/alpha/invoke/beta/x: the dispatcher decides (by its path: beta).
-    response = invoke(routed, "shop", "alpha", "/beta/x")
+    # /v1/namespaces/dsp-shop/scripts/alpha/invoke/beta/x: the dispatcher decides (by its path: beta).
+    response = invoke(routed, "dsp-shop", "alpha", "/beta/x")
     assert response.json()["tenant"] == "beta"
     assert response.headers["x-dispatched-by"] == "router"
 
 
 def test_an_unknown_tenant_gets_the_dispatchers_own_404(routed: Server) -> None:
-    response = _by_host(routed, "www.shop.localhost", "/nobody/here")
+    response = _by_host(routed, "www.dsp-shop.localhost", "/nobody/here")
     assert response.status_code == 404
     assert response.text == "no such tenant: nobody"
     assert response.headers["x-custom-404"] == "yes"
 
 
 def test_a_looping_tenant_is_cut_at_the_dispatchers_tighter_cpu_limit(routed: Server) -> None:
-    response = _by_host(routed, "www.shop.localhost", "/loopy/")
+    response = _by_host(routed, "www.dsp-shop.localhost", "/loopy/")
     assert response.status_code == 502, response.text  # the dispatcher caught it and answered
     caught = response.json()
     assert caught["name"] == "Error" and "exceeded CPU time limit" in caught["caught"]
     record = _record(routed, re.search(r"invocation ([0-9a-f]+)", caught["caught"]).group(1))
     assert record["trigger"] == "dispatch" and record["outcome"] == "exceededCpu"
-    assert record["namespace"] == "shop" and record["script"] == "loopy"
+    assert record["namespace"] == "dsp-shop" and record["script"] == "loopy"
     assert record["cpu_ms"] < 40  # the plan's 10 ms (plus the watchdog's slack), not the server's 50
     dispatcher = _record(routed, response.headers["x-isolane-invocation"])
     assert dispatcher["outcome"] == "ok" and dispatcher["script"] == "router" and dispatcher["trigger"] == "fetch"
 
 
 def test_a_tenant_exception_reaches_the_dispatcher_as_an_error(routed: Server) -> None:
-    response = _by_host(routed, "www.shop.localhost", "/thrower/")
+    response = _by_host(routed, "www.dsp-shop.localhost", "/thrower/")
     assert response.status_code == 502
     assert "Worker threw exception: RangeError: tenant broke" in response.json()["caught"]
 
@@ -134,29 +134,29 @@ def test_namespaces_without_a_dispatcher_and_the_dispatcher_itself_are_unchanged
         deploy(admin, "direct", "const NAME = 'direct';" + TENANT)
     assert _by_host(routed, "direct.default.localhost", "/p").json()["tenant"] == "direct"
     # The dispatch worker called directly has no DISPATCHER: it answers from its catch.
-    response = invoke(routed, "platform", "router", "/alpha/")
+    response = invoke(routed, "dsp-platform", "router", "/alpha/")
     assert response.status_code == 502 and response.json()["name"] == "TypeError"
 
 
 def test_dispatcher_settings_are_validated_and_removable(server: Server, admin: httpx.Client) -> None:
-    admin.put("/v1/namespaces/solo")
-    for bad in ("platform", "platform/Router", "a/b/c", "solo/self", 7, "/router"):
-        response = admin.put("/v1/namespaces/solo", json={"dispatcher": bad})
+    admin.put("/v1/namespaces/dsp-solo")
+    for bad in ("dsp-platform", "dsp-platform/Router", "a/b/c", "dsp-solo/self", 7, "/router"):
+        response = admin.put("/v1/namespaces/dsp-solo", json={"dispatcher": bad})
         assert response.status_code == 400, bad
         assert response.json()["error"]["code"] == "invalid_dispatcher"
-    assert admin.put("/v1/namespaces/solo", json={"outbound": "x"}).json()["error"]["code"] == "invalid_outbound"
-    assert admin.put("/v1/namespaces/solo", json={"dispatcher": "platform/missing"}).json()["dispatcher"] == "platform/missing"
-    deploy(admin, "own", "const NAME = 'own';" + TENANT, ns="solo")
-    response = _by_host(server, "own.solo.localhost", "/")
+    assert admin.put("/v1/namespaces/dsp-solo", json={"outbound": "x"}).json()["error"]["code"] == "invalid_outbound"
+    assert admin.put("/v1/namespaces/dsp-solo", json={"dispatcher": "dsp-platform/missing"}).json()["dispatcher"] == "dsp-platform/missing"
+    deploy(admin, "own", "const NAME = 'own';" + TENANT, ns="dsp-solo")
+    response = _by_host(server, "own.dsp-solo.localhost", "/")
     assert response.status_code == 503 and response.json()["error"]["code"] == "dispatcher_unavailable"
-    cleared = admin.put("/v1/namespaces/solo", json={"dispatcher": None})
+    cleared = admin.put("/v1/namespaces/dsp-solo", json={"dispatcher": None})
     assert cleared.json()["dispatcher"] is None
-    assert _by_host(server, "own.solo.localhost", "/").json()["tenant"] == "own"
-    ns_token = admin.post("/v1/namespaces/solo/tokens", json={"name": "t"})
+    assert _by_host(server, "own.dsp-solo.localhost", "/").json()["tenant"] == "own"
+    ns_token = admin.post("/v1/namespaces/dsp-solo/tokens", json={"name": "t"})
     if ns_token.status_code in (200, 201):  # a namespace token may not set routing (admin only)
         token = ns_token.json()["token"]
         with server.client(token) as client:
-            assert client.put("/v1/namespaces/solo", json={"dispatcher": "platform/router"}).status_code == 403
+            assert client.put("/v1/namespaces/dsp-solo", json={"dispatcher": "dsp-platform/router"}).status_code == 403
 
 
 # ---- outbound workers
@@ -216,12 +216,12 @@ def egress(upstream_port: int, tmp_path_factory: pytest.TempPathFactory) -> Iter
         admin_token=ADMIN_TOKEN,
     ).start()
     with instance.admin() as admin:
-        for ns in ("platform", "tenants", "others"):
+        for ns in ("dsp-platform", "tenants", "others"):
             admin.put(f"/v1/namespaces/{ns}")
-        deploy(admin, "egress", OUTBOUND, ns="platform")
+        deploy(admin, "egress", OUTBOUND, ns="dsp-platform")
         for ns, name in (("tenants", "a"), ("tenants", "b"), ("others", "a")):
             deploy(admin, name, CALLER, ns=ns)
-            assert admin.put(f"/v1/namespaces/{ns}", json={"outbound": "platform/egress"}).status_code == 200
+            assert admin.put(f"/v1/namespaces/{ns}", json={"outbound": "dsp-platform/egress"}).status_code == 200
     yield instance
     instance.stop()
 
@@ -266,7 +266,7 @@ def test_a_failing_outbound_worker_is_a_type_error_with_its_own_record(egress: S
     assert result["error"] == "TypeError" and "outbound broke" in result["message"]
     record = _record(egress, re.search(r"invocation ([0-9a-f]+)", result["message"]).group(1))
     assert record["trigger"] == "outbound" and record["outcome"] == "exception"
-    assert record["namespace"] == "platform" and record["script"] == "egress"
+    assert record["namespace"] == "dsp-platform" and record["script"] == "egress"
 
 
 def test_without_an_outbound_worker_fetch_goes_straight_out(egress: Server, upstream_port: int) -> None:
