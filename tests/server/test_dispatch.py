@@ -22,7 +22,7 @@ export default {
   async fetch(request, env) {
     const url = new URL(request.url);
     const [, tenant, ...rest] = url.pathname.split("/");
-    const plan = tenant === "loopy" ? PLANS.free : PLANS.pro;
+    const plan = tenant === "loopy" || tenant === "frugal" ? PLANS.free : PLANS.pro;
     try {
       const worker = env.DISPATCHER.get(tenant, {}, { limits: plan });
       const inner = new Request(`https://${tenant}.example/${rest.join("/")}${url.search}`, request);
@@ -53,6 +53,19 @@ export default {
 
 LOOPY = "export default { async fetch() { for (;;) {} } };"
 THROWER = "export default { async fetch() { throw new RangeError('tenant broke'); } };"
+FRUGAL = """export default { async fetch() {
+  const tries = [];
+  for (let i = 0; i < 2; i++) {
+    try { await fetch("http://127.0.0.1:9/"); } catch (err) { tries.push(err.message); }
+  }
+  return Response.json(tries);
+} };"""
+STREAMER = """export default { async fetch() {
+  const enc = new TextEncoder();
+  let n = 0;
+  const body = new ReadableStream({ pull(c) { if (n < 3) c.enqueue(enc.encode("part" + n++ + ";")); else c.close(); } });
+  return new Response(body, { headers: { "content-type": "text/plain" } });
+} };"""
 
 
 def _record(server: Server, record_id: str) -> dict:
@@ -79,6 +92,8 @@ def routed(server: Server) -> Server:
             deploy(admin, name, f"const NAME = {name!r};" + TENANT, ns="dsp-shop")
         deploy(admin, "loopy", LOOPY, ns="dsp-shop")
         deploy(admin, "thrower", THROWER, ns="dsp-shop")
+        deploy(admin, "frugal", FRUGAL, ns="dsp-shop")
+        deploy(admin, "streamer", STREAMER, ns="dsp-shop")
         response = admin.put("/v1/namespaces/dsp-shop", json={"dispatcher": "dsp-platform/router"})
         assert response.status_code == 200, response.text
         assert response.json()["dispatcher"] == "dsp-platform/router"
@@ -127,6 +142,18 @@ def test_a_tenant_exception_reaches_the_dispatcher_as_an_error(routed: Server) -
     response = _by_host(routed, "www.dsp-shop.localhost", "/thrower/")
     assert response.status_code == 502
     assert "Worker threw exception: RangeError: tenant broke" in response.json()["caught"]
+
+
+def test_the_plans_subrequest_limit_applies_to_the_tenant(routed: Server) -> None:
+    tries = _by_host(routed, "www.dsp-shop.localhost", "/frugal/").json()
+    assert "too many subrequests (the limit is 1" not in tries[0]
+    assert "too many subrequests (the limit is 1 per invocation)" in tries[1]
+
+
+def test_a_streamed_tenant_body_reaches_the_dispatcher_whole(routed: Server) -> None:
+    response = _by_host(routed, "www.dsp-shop.localhost", "/streamer/")
+    assert response.status_code == 200 and response.text == "part0;part1;part2;"
+    assert response.headers["x-dispatched-by"] == "router"
 
 
 def test_namespaces_without_a_dispatcher_and_the_dispatcher_itself_are_unchanged(routed: Server) -> None:
