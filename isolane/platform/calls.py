@@ -67,6 +67,7 @@ class CallContext:
     max_subrequests: int = 50
     max_fetch_bytes: int = 128 * 1024 * 1024  # response bytes of all its subrequests together
     usage: CallUsage = field(default_factory=CallUsage, compare=False)
+    direct_egress: bool = False  # fetch() skips the namespace's outbound worker (it is one)
 
     def count_fetched(self, size: int) -> None:
         """Account for `size` response bytes; past the limit, the subrequest fails."""

@@ -20,6 +20,7 @@ from urllib.parse import urljoin, urlsplit
 import httpcore
 
 from isolane.platform.calls import CallContext, server_operation
+from isolane.platform.dispatch import outbound_fetch, outbound_worker
 from isolane.platform.egress import EgressBackend, EgressDenied, EgressPolicy
 from isolane.runtime.host import HostError
 
@@ -170,8 +171,19 @@ async def fetch_operation(context: CallContext, args: dict[str, Any]) -> dict[st
     except (ValueError, TypeError, KeyError) as exc:
         raise HostError("TypeError", f"fetch: bad arguments ({exc})") from exc
     fetcher = context.services.fetcher
-    if not args.get("streaming"):
+
+    async def send(content: bytes | AsyncIterator[bytes] | None) -> dict[str, Any]:
+        # The namespace's outbound worker, if it has one, answers first (platform/dispatch.py).
+        outbound = await outbound_worker(context)
+        if outbound is not None:
+            if content is not None and not isinstance(content, bytes):
+                content = b"".join([piece async for piece in content])  # an outbound worker gets it whole
+            encoded = base64.b64encode(content).decode("ascii") if content else None
+            return await outbound_fetch(context, outbound, {"method": method, "url": url, "headers": headers, "body": encoded})
         return await fetcher.fetch(method, url, headers, content, redirect, context)
+
+    if not args.get("streaming"):
+        return await send(content)
     # A ReadableStream body: the request starts now and reads its body from what the script
     # sends with fetch.write; fetch.response then waits for the response.
     chunks: asyncio.Queue[bytes | None] = asyncio.Queue(UPLOAD_QUEUE_CHUNKS)
@@ -180,7 +192,7 @@ async def fetch_operation(context: CallContext, args: dict[str, Any]) -> dict[st
         while (chunk := await chunks.get()) is not None:
             yield chunk
 
-    task = asyncio.ensure_future(fetcher.fetch(method, url, headers, body(), redirect, context))
+    task = asyncio.ensure_future(send(body()))
     return {"upload": context.usage.open_upload(chunks, task)}
 
 

@@ -25,6 +25,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from isolane.errors import BadRequest, Forbidden
+from isolane.platform.names import DNS_LABEL
 from isolane.platform.uploads import LIMIT_NAMES
 from isolane.sandbox.limits import Limits
 from isolane.store.schema import kv_namespaces, namespaces, scripts, versions
@@ -32,7 +33,8 @@ from isolane.store.schema import kv_namespaces, namespaces, scripts, versions
 COUNT_QUOTAS = ("max_scripts", "max_code_bytes", "max_kv_namespaces")
 RATE_QUOTAS = ("requests_per_second", "burst")
 QUOTA_NAMES = COUNT_QUOTAS + RATE_QUOTAS
-SETTINGS_KEYS = ("limits", "quotas")
+ROUTE_KEYS = ("dispatcher", "outbound")  # "{ns}/{script}" of a platform-owned script, or absent
+SETTINGS_KEYS = ("limits", "quotas", *ROUTE_KEYS)
 MAX_QUOTA = 2**53 - 1  # survives a round trip through JSON in any language
 MAX_RATE = 1_000_000.0
 
@@ -45,19 +47,27 @@ class Policy:
     quotas: dict[str, int | float] = field(default_factory=dict)
     rate: float | None = None  # requests per second, when the namespace has a rate quota
     burst: int = 0
+    dispatcher: tuple[str, str] | None = None  # (namespace, script) every hostname request goes to
+    outbound: tuple[str, str] | None = None  # (namespace, script) every fetch() goes through
 
     @classmethod
     def from_settings(cls, text: str | None) -> Policy:
         settings = orjson.loads(text) if text else {}
         limits = {k: int(v) for k, v in (settings.get("limits") or {}).items() if k in LIMIT_NAMES}
         quotas = {k: v for k, v in (settings.get("quotas") or {}).items() if k in QUOTA_NAMES}
+        routes = {key: _route(settings.get(key)) for key in ROUTE_KEYS}
         rate = quotas.get("requests_per_second")
         if rate is None:
-            return cls(limits, quotas)
-        return cls(limits, quotas, float(rate), int(quotas.get("burst") or default_burst(float(rate))))
+            return cls(limits, quotas, **routes)
+        return cls(limits, quotas, float(rate), int(quotas.get("burst") or default_burst(float(rate))), **routes)
 
     def to_json(self) -> dict[str, Any]:
-        return {"limits": dict(self.limits), "quotas": dict(self.quotas)}
+        return {
+            "limits": dict(self.limits),
+            "quotas": dict(self.quotas),
+            "dispatcher": "/".join(self.dispatcher) if self.dispatcher else None,
+            "outbound": "/".join(self.outbound) if self.outbound else None,
+        }
 
     def bound(self, limits: Limits) -> Limits:
         """`limits`, lowered to the namespace's where those are smaller."""
@@ -75,6 +85,13 @@ class Policy:
 
 
 NO_POLICY = Policy()
+
+
+def _route(value: Any) -> tuple[str, str] | None:
+    if not isinstance(value, str) or "/" not in value:
+        return None
+    namespace, script = value.split("/", 1)
+    return namespace, script
 
 
 def default_burst(rate: float) -> int:
@@ -133,23 +150,43 @@ def parse_quotas(value: Any) -> dict[str, int | float]:
     return quotas
 
 
-def parse_changes(body: Any) -> dict[str, dict[str, Any]]:
+def parse_route(value: Any, key: str, namespace: str) -> str | None:
+    """A `dispatcher` or `outbound` setting: "{ns}/{script}" naming a script of another
+    namespace (both DNS labels), or null to remove it."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or value.count("/") != 1:
+        raise _invalid(f'{key} must be "{{namespace}}/{{script}}" or null', f"invalid_{key}")
+    route_ns, script = value.split("/")
+    for name, kind in ((route_ns, "namespace"), (script, "script")):
+        if not DNS_LABEL.fullmatch(name):
+            raise _invalid(f"{key}: {name[:80]!r} is not a valid {kind} name (a DNS label)", f"invalid_{key}")
+    if route_ns == namespace:
+        raise _invalid(f"{key}: the script must live in another namespace than {namespace!r}", f"invalid_{key}")
+    return value
+
+
+def parse_changes(body: Any, namespace: str = "") -> dict[str, Any]:
     """The settings a `PUT /v1/namespaces/{ns}` body changes: each of `limits` and `quotas`
-    it holds replaces the namespace's (null or {} removes them all); one it leaves out stays."""
+    it holds replaces the namespace's (null or {} removes them all); one it leaves out stays.
+    `dispatcher` and `outbound` ("{ns}/{script}" or null) likewise."""
     if not isinstance(body, dict):
         raise _invalid('the body must be a JSON object: {"limits": {...}, "quotas": {...}}', "invalid_request")
     unknown = [key for key in body if key not in SETTINGS_KEYS]
     if unknown:
-        raise _invalid(f"unknown field {str(unknown[0])[:40]!r} (known: limits, quotas)", "invalid_request")
-    changes: dict[str, dict[str, Any]] = {}
+        raise _invalid(f"unknown field {str(unknown[0])[:40]!r} (known: {', '.join(SETTINGS_KEYS)})", "invalid_request")
+    changes: dict[str, Any] = {}
     if "limits" in body:
         changes["limits"] = parse_limits(body["limits"])
     if "quotas" in body:
         changes["quotas"] = parse_quotas(body["quotas"])
+    for key in ROUTE_KEYS:
+        if key in body:
+            changes[key] = parse_route(body[key], key, namespace)
     return changes
 
 
-def changed_settings(text: str | None, changes: dict[str, dict[str, Any]]) -> str:
+def changed_settings(text: str | None, changes: dict[str, Any]) -> str:
     settings = orjson.loads(text) if text else {}
     return orjson.dumps({**settings, **changes}).decode()
 

@@ -29,6 +29,7 @@ from isolane.errors import IsolaneError, NotFound
 from isolane.observability.records import InvocationRecord, new_record_id
 from isolane.platform.calls import CallContext
 from isolane.platform.cron import Cron, CronError, parse
+from isolane.platform.dispatch import context_for
 from isolane.platform.triggers import parse_crons, replace
 from isolane.platform.runner import Runner
 from isolane.platform.scripts import Deployment, ScriptService
@@ -104,15 +105,7 @@ class ScheduleService:
             call={"op": "scheduled", "cron": cron, "scheduledTime": scheduled_time},
             source_map=await self._scripts.source_map(deployment),
             record_id=record_id,
-            context=CallContext(
-                deployment.namespace,
-                deployment.script,
-                deployment.version,
-                deployment.bindings,
-                self._services(),
-                max_subrequests=deployment.subrequests,
-                max_fetch_bytes=self._services().settings.max_fetch_bytes,
-            ),
+            context=context_for(deployment, self._services()),
         )
 
     async def test(self, namespace: str, script: str, cron: str | None) -> tuple[ExecutionResult, InvocationRecord, str, int]:

@@ -79,10 +79,11 @@ class Deployment:
     env: dict[str, Any] = field(repr=False)  # plain bindings and secrets' values
     bindings: tuple[dict[str, Any], ...] = ()  # capability bindings (KV, ...), as uploaded
     subrequests: int = 50  # fetch() calls per invocation
+    variant: str = ""  # set when env/bindings differ from the version's own (ScriptRef.variant)
 
     @property
     def ref(self) -> ScriptRef:
-        return ScriptRef(self.namespace, self.script, self.version, self.kind)
+        return ScriptRef(self.namespace, self.script, self.version, self.kind, self.variant)
 
 
 @dataclass(frozen=True, slots=True)

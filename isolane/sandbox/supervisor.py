@@ -46,10 +46,13 @@ class ScriptRef:
     script: str
     version: str
     kind: str = "classic"
+    # The same version loaded with another environment (e.g. an outbound worker's caller
+    # values, a dispatcher's namespace binding): cached apart from the plain version.
+    variant: str = ""
 
     @property
     def key(self) -> tuple[str, str, str]:
-        return (self.namespace, self.script, self.version)
+        return (self.namespace, self.script, f"{self.version}~{self.variant}" if self.variant else self.version)
 
 
 @dataclass(frozen=True, slots=True)

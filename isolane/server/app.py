@@ -16,7 +16,7 @@ from isolane.config import Settings
 from isolane.observability.records import RecordStore
 from isolane.platform.egress import EgressPolicy, parse_allow_list
 from isolane.platform.fetcher import Fetcher  # also registers the fetch operation
-from isolane.platform import kv_calls  # noqa: F401 - registers the kv.* server operations
+from isolane.platform import dispatch, kv_calls  # noqa: F401 - register the dispatch.* and kv.* server operations
 from isolane.platform.kv import KVService
 from isolane.platform.namespaces import DEFAULT_NAMESPACE, NamespaceService
 from isolane.platform.rates import RateLimiter

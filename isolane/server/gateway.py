@@ -5,7 +5,8 @@
 
 It sits in front of the management API as plain ASGI, because this is the hot path: no
 routing tables, no dependency injection, one lookup of the deployed version (cached),
-one round trip to an executor. The script sees `http://{name}.{ns}.{domain}/{path}?{query}`.
+one round trip to an executor. A namespace with a dispatch worker (platform/dispatch.py)
+has all its requests served by that worker instead. The script sees `http://{name}.{ns}.{domain}/{path}?{query}`.
 The response goes back as soon as the handler returns it; `ctx.waitUntil` work and the
 invocation record finish afterwards.
 """
@@ -21,9 +22,9 @@ from typing import Any
 
 import orjson
 
-from isolane.errors import IsolaneError, NotFound, PayloadTooLarge
+from isolane.errors import IsolaneError, NotFound, PayloadTooLarge, Unavailable
 from isolane.observability.records import new_record_id
-from isolane.platform.calls import CallContext
+from isolane.platform.dispatch import as_dispatcher, context_for
 from isolane.platform.names import DNS_LABEL
 from isolane.platform.runner import ERROR_STATUS
 from isolane.platform.scripts import Deployment
@@ -168,7 +169,7 @@ class InvocationGateway:
         settings = services.settings
         if not (DNS_LABEL.fullmatch(target.namespace) and DNS_LABEL.fullmatch(target.script)):
             raise NotFound(f"script {target.script[:80]!r} not found in namespace {target.namespace[:80]!r}", code="script_not_found")
-        deployment = await services.scripts.deployed(target.namespace, target.script, _header(scope, ROLLOUT_KEY) or None)
+        deployment = await self._deployment(services, target, _header(scope, ROLLOUT_KEY) or None)
         if "fetch" not in deployment.handlers:
             raise NotFound(
                 f"script {target.script!r} has no fetch handler (its handlers: {', '.join(deployment.handlers) or 'none'})",
@@ -190,6 +191,20 @@ class InvocationGateway:
             "stream": body_stream is not None,
         }
         await self._run(services, deployment, call, body_stream, receive, send)
+
+    @staticmethod
+    async def _deployment(services: Any, target: Target, rollout_key: str | None) -> Deployment:
+        """The script that serves the request: the namespace's dispatch worker when it has
+        one (for every request, by hostname or by path), else the script itself."""
+        policy = await services.namespaces.policy(target.namespace)
+        if policy is None or policy.dispatcher is None:
+            return await services.scripts.deployed(target.namespace, target.script, rollout_key)
+        namespace, name = policy.dispatcher
+        try:
+            dispatcher = await services.scripts.deployed(namespace, name, rollout_key)
+        except NotFound as exc:
+            raise Unavailable(f"the dispatch worker of namespace {target.namespace!r} is not deployed", code="dispatcher_unavailable") from exc
+        return as_dispatcher(dispatcher, target.namespace)
 
     async def _run(
         self,
@@ -218,15 +233,7 @@ class InvocationGateway:
                 body=body,
                 source_map=await services.scripts.source_map(deployment),
                 record_id=record_id,
-                context=CallContext(
-                    deployment.namespace,
-                    deployment.script,
-                    deployment.version,
-                    deployment.bindings,
-                    services,
-                    max_subrequests=deployment.subrequests,
-                    max_fetch_bytes=services.settings.max_fetch_bytes,
-                ),
+                context=context_for(deployment, services),
             )
         )
         run.add_done_callback(events.end)

@@ -25,6 +25,8 @@ _SETTINGS_BODY = {
                     "properties": {
                         "limits": {"type": ["object", "null"], "properties": {name: {"type": "integer"} for name in LIMIT_NAMES}},
                         "quotas": {"type": ["object", "null"], "properties": {name: {"type": "number"} for name in QUOTA_NAMES}},
+                        "dispatcher": {"type": ["string", "null"], "description": "{namespace}/{script}: the dispatch worker"},
+                        "outbound": {"type": ["string", "null"], "description": "{namespace}/{script}: the outbound worker"},
                     },
                 }
             }
@@ -43,14 +45,14 @@ async def list_namespaces(request: Request) -> JSONResponse:
 
 @router.put("/{ns}", openapi_extra={**access(Access.ADMIN)["openapi_extra"], **_SETTINGS_BODY})
 async def put_namespace(ns: str, request: Request) -> JSONResponse:
-    """Create (201) or confirm (200) a namespace; an optional body `{"limits", "quotas"}`
-    replaces those of its settings it names."""
+    """Create (201) or confirm (200) a namespace; an optional body `{"limits", "quotas",
+    "dispatcher", "outbound"}` replaces those of its settings it names."""
     services = request.app.state.services
     body = await read_limited(request, MAX_SETTINGS_BODY, "body")
     changes = None
     if body.strip():
         try:
-            changes = parse_changes(orjson.loads(body))
+            changes = parse_changes(orjson.loads(body), ns)
         except orjson.JSONDecodeError as exc:
             raise BadRequest(f"the body is not valid JSON: {exc}", code="invalid_json") from exc
     namespace, created = await services.namespaces.ensure(ns, changes)
