@@ -18,6 +18,9 @@ from isolane.config import (
     DEFAULT_MAX_SCRIPT_BYTES,
     DEFAULT_MAX_FETCH_BYTES,
     DEFAULT_MAX_SUBREQUESTS,
+    DEFAULT_RECORDS_MAX_AGE_DAYS,
+    DEFAULT_RECORDS_MAX_PER_SCRIPT,
+    DEFAULT_RECORDS_SWEEP_SECONDS,
     Settings,
 )
 from isolane.sandbox.limits import Limits
@@ -116,6 +119,28 @@ def serve(
             show_default=f"DATA_DIR/{KEY_FILE}",
         ),
     ] = None,
+    records_max_age_days: Annotated[
+        int,
+        typer.Option(
+            envvar="ISOLANE_RECORDS_MAX_AGE_DAYS", min=0, help="Invocation records older than this many days are deleted (0: kept)."
+        ),
+    ] = DEFAULT_RECORDS_MAX_AGE_DAYS,
+    records_max_per_script: Annotated[
+        int,
+        typer.Option(
+            envvar="ISOLANE_RECORDS_MAX_PER_SCRIPT",
+            min=0,
+            help="Invocation records kept per script, the newest (0: no limit).",
+        ),
+    ] = DEFAULT_RECORDS_MAX_PER_SCRIPT,
+    records_sweep_seconds: Annotated[
+        float,
+        typer.Option(
+            envvar="ISOLANE_RECORDS_SWEEP_SECONDS",
+            min=0.1,
+            help="How often record retention runs, in seconds (tests shorten it).",
+        ),
+    ] = DEFAULT_RECORDS_SWEEP_SECONDS,
     log_level: Annotated[str, typer.Option(envvar="ISOLANE_LOG_LEVEL", help="debug, info, warning or error.")] = "info",
 ) -> None:
     """Start the server on the embedded default: SQLite and files under --data-dir.
@@ -162,6 +187,9 @@ def serve(
         admin_token=os.environ.get("ISOLANE_ADMIN_TOKEN") or None,
         insecure_no_auth=insecure_no_auth,
         secrets_key=secrets_key or None,
+        records_max_age_days=records_max_age_days,
+        records_max_per_script=records_max_per_script,
+        records_sweep_seconds=records_sweep_seconds,
     )
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     uvicorn.run(

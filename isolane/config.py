@@ -13,6 +13,10 @@ DEFAULT_MAX_SUBREQUESTS = 50
 DEFAULT_MAX_FETCH_BYTES = 128 * 1024 * 1024
 # `*.localhost` resolves to the loopback address in curl and browsers: handy for trying it.
 DEFAULT_DISPATCH_DOMAIN = "localhost"
+# Invocation records: kept this many days, and at most this many per script (newest kept).
+DEFAULT_RECORDS_MAX_AGE_DAYS = 7
+DEFAULT_RECORDS_MAX_PER_SCRIPT = 10_000
+DEFAULT_RECORDS_SWEEP_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,9 @@ class Settings:
     admin_token: str | None = None
     insecure_no_auth: bool = False
     token_cache_seconds: float = 2.0
+    records_max_age_days: int = DEFAULT_RECORDS_MAX_AGE_DAYS
+    records_max_per_script: int = DEFAULT_RECORDS_MAX_PER_SCRIPT
+    records_sweep_seconds: float = DEFAULT_RECORDS_SWEEP_SECONDS
     # base64 of 32 bytes; None: DATA_DIR/secrets.key, generated on the first start
     secrets_key: str | None = field(default=None, repr=False)
 

@@ -3,6 +3,10 @@
 Records are written by a background task in batches, so an invocation never waits on the
 database; the writer flushes what it holds when the server stops. Each batch is counted
 into the hourly usage in the same transaction (`usage.fold`).
+
+Retention (`RecordSweeper`): a background task deletes records older than the maximum age
+and, per script, all but the newest N, every minute (and once shortly after start), in
+small batches, never on the invocation path. Usage counters are not touched by it.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import insert, select
+from sqlalchemy import and_, delete, func, insert, select
 
 from isolane.clock import now_ms, to_iso
 from isolane.observability.usage import fold as fold_usage
@@ -26,6 +30,9 @@ log = logging.getLogger(__name__)
 BATCH_SIZE = 200
 FLUSH_SECONDS = 0.05
 MAX_QUEUE = 50_000
+DELETE_BATCH = 500  # records deleted per statement (and transaction) by the sweeper
+FIRST_SWEEP_SECONDS = 5.0  # the first sweep after start, unless the sweep period is shorter
+DAY_MS = 86_400_000
 
 
 def new_record_id() -> str:
@@ -137,8 +144,136 @@ class RecordStore:
             return None
         return record_view(row)
 
+    async def list(
+        self,
+        namespace: str,
+        script: str,
+        *,
+        limit: int,
+        cursor: str | None = None,
+        outcome: str | None = None,
+        trigger: str | None = None,
+        since: int | None = None,
+        until: int | None = None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of a script's records, newest first; the cursor is the page's last id
+        (None when nothing older matches). `since` is inclusive, `until` exclusive (epoch ms)."""
+        where = [invocations.c.namespace == namespace, invocations.c.script == script]
+        if cursor is not None:
+            where.append(invocations.c.id < cursor)
+        if outcome is not None:
+            where.append(invocations.c.outcome == outcome)
+        if trigger is not None:
+            where.append(invocations.c.trigger == trigger)
+        if since is not None:
+            where.append(invocations.c.started_at >= since)
+        if until is not None:
+            where.append(invocations.c.started_at < until)
+        query = select(invocations).where(and_(*where)).order_by(invocations.c.id.desc()).limit(limit + 1)
+        async with self._db.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        more = len(rows) > limit
+        items = [record_view(row) for row in rows[:limit]]
+        return items, (items[-1]["id"] if more else None)
+
+
+class RecordSweeper:
+    """Retention of invocation records, by age and by count per script, in the background."""
+
+    def __init__(self, db: Database, *, max_age_days: int, max_per_script: int, period_seconds: float) -> None:
+        self._db = db
+        self.max_age_days = max_age_days
+        self.max_per_script = max_per_script
+        self.period_seconds = period_seconds
+        self._task: asyncio.Task[None] | None = None
+        self.deleted = 0
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="record-sweeper")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    async def _run(self) -> None:
+        await asyncio.sleep(min(FIRST_SWEEP_SECONDS, self.period_seconds))
+        while True:
+            try:
+                await self.sweep()
+            except Exception:  # noqa: BLE001 - a failed sweep must not stop the next ones
+                log.exception("invocation record retention sweep failed")
+            await asyncio.sleep(self.period_seconds)
+
+    async def sweep(self) -> int:
+        """Delete what retention allows, in batches of DELETE_BATCH; the number deleted."""
+        deleted = 0
+        if self.max_age_days > 0:
+            # Ids begin with their creation time in ms (hex, fixed width): a key range.
+            boundary = f"{max(0, now_ms() - self.max_age_days * DAY_MS):012x}"
+            deleted += await self._delete_batches(invocations.c.id < boundary)
+        if self.max_per_script > 0:
+            deleted += await self._sweep_counts()
+        if deleted:
+            log.info("invocation record retention: deleted %d records", deleted)
+        self.deleted += deleted
+        return deleted
+
+    async def _sweep_counts(self) -> int:
+        c = invocations.c
+        async with self._db.connect() as conn:
+            over = (
+                await conn.execute(
+                    select(c.namespace, c.script)
+                    .group_by(c.namespace, c.script)
+                    .having(func.count() > self.max_per_script)
+                )
+            ).all()
+        deleted = 0
+        for namespace, script in over:
+            async with self._db.connect() as conn:
+                # The newest record past the limit: it and everything older go.
+                boundary = (
+                    await conn.execute(
+                        select(c.id)
+                        .where(c.namespace == namespace, c.script == script)
+                        .order_by(c.id.desc())
+                        .offset(self.max_per_script)
+                        .limit(1)
+                    )
+                ).scalar()
+            if boundary is not None:
+                deleted += await self._delete_batches(and_(c.namespace == namespace, c.script == script, c.id <= boundary))
+        return deleted
+
+    async def _delete_batches(self, condition: Any) -> int:
+        deleted = 0
+        while True:
+            batch = select(invocations.c.id).where(condition).order_by(invocations.c.id).limit(DELETE_BATCH)
+            async with self._db.transaction() as conn:
+                result = await conn.execute(delete(invocations).where(invocations.c.id.in_(batch.scalar_subquery())))
+            count = result.rowcount or 0
+            deleted += count
+            if count < DELETE_BATCH:
+                return deleted
+            await asyncio.sleep(0)  # let requests and the record writer in between batches
+
 
 def record_view(row: Any) -> dict[str, Any]:
+    """A record as the API shows it (`GET /v1/invocations/{id}` and the per-script listing).
+
+    `logs` are the console entries, `{"level", "message", "time"}` (`time` in epoch ms),
+    already truncated by the runtime at the documented sizes (README, Limits: 1,000
+    entries, 256 Ki characters, 16 Ki per message, then one "truncated" entry). `error`
+    is null or `{"name", "message", "stack"}` (`stack` may be null).
+    """
+    error = orjson.loads(row.error) if row.error else None
+    if isinstance(error, dict):
+        error = {"name": error.get("name"), "message": error.get("message"), "stack": error.get("stack"), **error}
     return {
         "id": row.id,
         "namespace": row.namespace,
@@ -152,5 +287,5 @@ def record_view(row: Any) -> dict[str, Any]:
         "wall_ms": row.wall_ms,
         "subrequests": row.subrequests,
         "logs": orjson.loads(row.logs),
-        "error": orjson.loads(row.error) if row.error else None,
+        "error": error,
     }

@@ -13,7 +13,7 @@ from fastapi import Depends, FastAPI
 
 from isolane import __version__
 from isolane.config import Settings
-from isolane.observability.records import RecordStore
+from isolane.observability.records import RecordStore, RecordSweeper
 from isolane.platform.egress import EgressPolicy, parse_allow_list
 from isolane.platform.fetcher import Fetcher  # also registers the fetch operation
 from isolane.platform import dispatch, kv_calls  # noqa: F401 - register the dispatch.* and kv.* server operations
@@ -103,8 +103,15 @@ async def start_services(settings: Settings) -> Services:
         rates=RateLimiter(db, namespace_service),
         schedules=schedule_service,
         scheduler=Scheduler(schedule_service),
+        sweeper=RecordSweeper(
+            db,
+            max_age_days=settings.records_max_age_days,
+            max_per_script=settings.records_max_per_script,
+            period_seconds=settings.records_sweep_seconds,
+        ),
     )
     services.scheduler.start()
+    services.sweeper.start()
     return services
 
 
@@ -122,6 +129,7 @@ async def _secrets_sealer(settings: Settings, db: Database) -> Sealer:
 
 async def stop_services(services: Services) -> None:
     await services.scheduler.stop()  # no new cron ticks; started ones finish
+    await services.sweeper.stop()
     if services.background:  # let waitUntil work finish (each is bounded by its wall clock)
         await asyncio.gather(*services.background, return_exceptions=True)
     await services.supervisor.stop()
@@ -150,6 +158,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     for module in (health, tokens, namespaces, scripts, versions, secrets_routes, schedules_routes, seed, invocations, system, kv, usage):
         app.include_router(module.router)
+    app.include_router(invocations.script_router)
     document_invocation(app)
     return app
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from isolane.config import Settings
-from isolane.observability.records import RecordStore
+from isolane.observability.records import RecordStore, RecordSweeper
 from isolane.platform.fetcher import Fetcher
 from isolane.platform.kv import KVService
 from isolane.platform.namespaces import NamespaceService
@@ -41,5 +41,6 @@ class Services:
     rates: RateLimiter  # namespaces' request-rate quotas
     schedules: ScheduleService  # cron triggers
     scheduler: Scheduler  # this server's background task that runs due cron ticks
+    sweeper: RecordSweeper  # retention of invocation records, in the background
     # Invocations still running after their response was sent (ctx.waitUntil).
     background: set[asyncio.Task[Any]] = field(default_factory=set)

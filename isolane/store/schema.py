@@ -87,6 +87,7 @@ invocations = Table(
     Column("error", Text, nullable=True),
     Column("subrequests", Integer, nullable=False, server_default="0"),
     Index("ix_invocations_script", "namespace", "script", "started_at"),
+    Index("ix_invocations_script_id", "namespace", "script", "id"),
 )
 
 kv_namespaces = Table(
