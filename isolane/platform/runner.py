@@ -8,6 +8,7 @@ from typing import Any
 
 from isolane.clock import now_ms
 from isolane.linker import SourceMap
+from isolane.observability.metrics import Metrics
 from isolane.observability.records import InvocationRecord, RecordStore, new_record_id
 from isolane.platform.calls import CallContext, perform_call
 from isolane.platform.stacks import map_error
@@ -31,9 +32,10 @@ def script_file_name(ref: ScriptRef) -> str:
 
 
 class Runner:
-    def __init__(self, supervisor: Supervisor, records: RecordStore) -> None:
+    def __init__(self, supervisor: Supervisor, records: RecordStore, metrics: Metrics | None = None) -> None:
         self._supervisor = supervisor
         self._records = records
+        self.metrics = metrics if metrics is not None else Metrics()
 
     async def run(
         self,
@@ -70,7 +72,12 @@ class Runner:
             if on_event is not None:
                 on_event(event)
 
-        result = await self._supervisor.invoke(ref, limits, load_code, call, observe, body)
+        inflight = self.metrics.inflight
+        inflight.inc()
+        try:
+            result = await self._supervisor.invoke(ref, limits, load_code, call, observe, body)
+        finally:
+            inflight.dec()
         for task in calls:  # answers nobody will read: the invocation is over
             task.cancel()
         if context is not None:
@@ -94,6 +101,9 @@ class Runner:
             id=record_id or new_record_id(),
         )
         self._records.submit(record)
+        self.metrics.observe(
+            record.namespace, trigger, record.outcome, result.wall_ms, result.cpu_ms, result.cold, record.subrequests
+        )
         return result, record
 
     @staticmethod

@@ -352,6 +352,14 @@ class Supervisor:
             self._executors[index] = replacement
             delay = 0.05
 
+    def alive(self) -> int:
+        """How many executor processes are running now."""
+        return sum(
+            1
+            for e in self._executors
+            if not e.exited.is_set() and e.process is not None and e.process.returncode is None
+        )
+
     def _choose(self, key: tuple[str, str, str] | None) -> ExecutorProcess:
         live = [e for e in self._executors if not e.exited.is_set()] or self._executors
         least = min(live, key=lambda e: e.in_flight)

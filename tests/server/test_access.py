@@ -13,6 +13,8 @@ from tests.conftest import ADMIN_TOKEN
 # (method, path) -> declared access level
 EXPECTED = {
     ("GET", "/healthz"): "public",
+    ("GET", "/readyz"): "public",
+    ("GET", "/metrics"): "admin",
     ("POST", "/v1/tokens"): "token",
     ("GET", "/v1/tokens"): "token",
     ("DELETE", "/v1/tokens/{token_id}"): "token",

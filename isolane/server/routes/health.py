@@ -1,12 +1,51 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+import asyncio
 
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from sqlalchemy import text
+
+from isolane.errors import Unavailable
+from isolane.observability.metrics import CONTENT_TYPE
 from isolane.server.access import Access, access
 
 router = APIRouter(tags=["health"])
 
+READY_DB_TIMEOUT_SECONDS = 2.0
+
 
 @router.get("/healthz", **access(Access.PUBLIC))
 async def healthz() -> dict[str, str]:
+    """Liveness: the server process answers."""
     return {"status": "ok"}
+
+
+@router.get("/readyz", **access(Access.PUBLIC))
+async def readyz(request: Request) -> dict[str, object]:
+    """Readiness: the database answers and at least one executor is alive (else 503)."""
+    services = request.app.state.services
+    try:
+        async with asyncio.timeout(READY_DB_TIMEOUT_SECONDS):
+            async with services.db.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+    except Exception as exc:  # any failure to answer means not ready
+        raise Unavailable(f"the database does not answer: {type(exc).__name__}", code="database_unavailable") from None
+    executors = services.supervisor.alive()
+    if executors < 1:
+        raise Unavailable("no executor is alive", code="no_executors")
+    return {"status": "ready", "executors_alive": executors}
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE: {}}, "description": "Prometheus text exposition format."}},
+    **access(Access.ADMIN),
+)
+async def metrics(request: Request) -> Response:
+    """Prometheus metrics (names prefixed `isolane_`); needs an admin token."""
+    services = request.app.state.services
+    executors = await services.supervisor.stats()
+    body = services.runner.metrics.render(executors, services.supervisor.restarts)
+    return Response(body, media_type=CONTENT_TYPE)
