@@ -236,13 +236,6 @@ class KVService:
             row = (await conn.execute(select(kv_namespaces).where(kv_namespaces.c.id == kv_id))).first()
         return namespace_view(row) if row is not None else None
 
-    async def owned_namespace(self, kv_id: Any, tenant: str) -> dict[str, Any]:
-        """The KV namespace `kv_id` if the tenant namespace `tenant` owns it; else 404."""
-        found = await self.find_namespace(kv_id)
-        if found is None or found["namespace"] != tenant:
-            raise kv_namespace_not_found(kv_id)
-        return found
-
     async def list_namespaces(self, only: str | None, limit: int | None, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
         """Ordered by (namespace, title); the cursor encodes the last pair of the page."""
         page = min(max(limit or DEFAULT_NAMESPACE_PAGE, 1), MAX_LIST_LIMIT)
