@@ -26,6 +26,7 @@ RECORD_ID = re.compile(r"[0-9a-f]{32}")
 
 @router.get("/{invocation_id}", **access(Access.TOKEN))
 async def get_invocation(invocation_id: str, request: Request) -> JSONResponse:
+    """One invocation record: outcome, status, timings, subrequests, logs, error."""
     record = await request.app.state.services.records.get(invocation_id)
     if record is None or not principal_of(request).covers(record["namespace"]):
         raise NotFound(f"invocation {invocation_id[:80]!r} not found", code="invocation_not_found")
