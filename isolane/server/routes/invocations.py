@@ -39,7 +39,7 @@ async def list_invocations(
     name: str,
     request: Request,
     outcome: str | None = Query(None, max_length=32, description="only this outcome: " + ", ".join(sorted(OUTCOMES))),
-    trigger: str | None = Query(None, max_length=32, description="only this trigger, e.g. fetch, scheduled"),
+    trigger: str | None = Query(None, max_length=32, description="only this trigger: fetch, dispatch, outbound, cron or execute (seed)"),
     since: str | None = Query(None, max_length=64, description="ISO 8601, inclusive: records started at or after"),
     until: str | None = Query(None, max_length=64, description="ISO 8601, exclusive: records started before"),
     limit: str | None = Query(None, max_length=16, description=f"records per page, 1-{MAX_LIMIT} (default {DEFAULT_LIMIT})"),
