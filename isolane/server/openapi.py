@@ -1,18 +1,46 @@
-"""The OpenAPI document: FastAPI's, plus the invocation endpoints the gateway serves."""
+"""The OpenAPI document: FastAPI's, plus what FastAPI cannot know.
+
+- the invocation endpoints, which the gateway serves outside FastAPI;
+- the error responses that the app-wide access check produces (401 and 403 on every
+  route that needs a token, 404 on a namespace's routes), from each route's declaration;
+- Isolane's own 400 (`invalid_request`, the error body) where FastAPI would document its
+  422 validation error, which the error handlers never send;
+- the JSON bodies that routes read themselves (size-limited, parsed by the platform with
+  its own error codes), declared with `json_body(Model)`.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import FastAPI
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
 
 from isolane.server.access import ACCESS_KEY, Access
+from isolane.server.models.common import ERROR_MEANINGS, ErrorBody
 
 INVOKE_PATHS = (
     "/v1/namespaces/{ns}/scripts/{name}/invoke",
     "/v1/namespaces/{ns}/scripts/{name}/invoke/{path}",
 )
 INVOKE_METHODS = ("get", "head", "post", "put", "patch", "delete", "options")
+COMPONENT = "#/components/schemas/{model}"
+ERROR_REF = {"$ref": COMPONENT.format(model=ErrorBody.__name__)}
+
+# The models of bodies declared with `json_body`, added to the document's components.
+_BODY_MODELS: dict[str, type[BaseModel]] = {}
+
+
+def schema_ref(model: type[BaseModel]) -> dict[str, str]:
+    """A reference to `model`'s schema, which the document's components will hold."""
+    _BODY_MODELS[model.__name__] = model
+    return {"$ref": COMPONENT.format(model=model.__name__)}
+
+
+def json_body(model: type[BaseModel], *, required: bool = True) -> dict[str, Any]:
+    """`openapi_extra` for a route that reads a JSON body itself: documented by `model`."""
+    return {"requestBody": {"required": required, "content": {"application/json": {"schema": schema_ref(model)}}}}
 
 
 def _invoke_operation(path: str, method: str) -> dict[str, Any]:
@@ -39,16 +67,52 @@ def _invoke_operation(path: str, method: str) -> dict[str, Any]:
     }
 
 
-def document_invocation(app: FastAPI) -> None:
-    """Extend the generated document with the gateway's endpoints."""
+def _error(status: int) -> dict[str, Any]:
+    return {"description": ERROR_MEANINGS[status], "content": {"application/json": {"schema": ERROR_REF}}}
+
+
+def _access_errors(level: str | None) -> tuple[int, ...]:
+    """What `server/access.authorize` answers before the handler runs."""
+    if level in (None, Access.PUBLIC.value):
+        return ()
+    if level == Access.NAMESPACE.value:
+        return (401, 403, 404)
+    return (401, 403)
+
+
+def _complete_operation(operation: dict[str, Any]) -> None:
+    responses: dict[str, Any] = operation["responses"]
+    if responses.pop("422", None) is not None:  # the validation handler answers 400
+        responses.setdefault("400", _error(400))
+    for status in _access_errors(operation.get(ACCESS_KEY)):
+        responses.setdefault(str(status), _error(status))
+    operation["responses"] = dict(sorted(responses.items()))
+
+
+def _complete(schema: dict[str, Any]) -> dict[str, Any]:
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for operations in schema["paths"].values():
+        for operation in operations.values():
+            _complete_operation(operation)
+    # FastAPI's validation error shapes: no response has them.
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+    models = [(model, "validation") for model in _BODY_MODELS.values()] + [(ErrorBody, "serialization")]
+    _, defined = models_json_schema(models, ref_template=COMPONENT)
+    for name, definition in defined.get("$defs", {}).items():
+        components.setdefault(name, definition)
+    for path in INVOKE_PATHS:
+        schema["paths"][path] = {method: _invoke_operation(path, method) for method in INVOKE_METHODS}
+    return schema
+
+
+def complete_document(app: FastAPI) -> None:
+    """Complete the generated document (see the module's docstring) once, when first asked."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            schema = generate()
-            for path in INVOKE_PATHS:
-                schema["paths"][path] = {method: _invoke_operation(path, method) for method in INVOKE_METHODS}
-            app.openapi_schema = schema
+            app.openapi_schema = _complete(generate())
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

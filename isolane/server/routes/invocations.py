@@ -11,6 +11,8 @@ from isolane.errors import BadRequest, NotFound
 from isolane.platform.names import validate_name
 from isolane.sandbox.outcomes import Outcome
 from isolane.server.access import Access, access, principal_of
+from isolane.server.models.common import Page, errors
+from isolane.server.models.invocations import InvocationRecord
 from isolane.server.responses import JSONResponse
 from isolane.server.routes.usage import parse_time
 
@@ -24,7 +26,7 @@ TRIGGER = re.compile(r"[a-z][a-z0-9_-]{0,19}")
 RECORD_ID = re.compile(r"[0-9a-f]{32}")
 
 
-@router.get("/{invocation_id}", **access(Access.TOKEN))
+@router.get("/{invocation_id}", response_model=InvocationRecord, responses=errors(404), **access(Access.TOKEN))
 async def get_invocation(invocation_id: str, request: Request) -> JSONResponse:
     record = await request.app.state.services.records.get(invocation_id)
     if record is None or not principal_of(request).covers(record["namespace"]):
@@ -32,7 +34,7 @@ async def get_invocation(invocation_id: str, request: Request) -> JSONResponse:
     return JSONResponse(record)
 
 
-@script_router.get("", **access(Access.NAMESPACE))
+@script_router.get("", response_model=Page[InvocationRecord], responses=errors(400), **access(Access.NAMESPACE))
 async def list_invocations(
     ns: str,
     name: str,

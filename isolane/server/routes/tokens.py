@@ -5,24 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field
-
 from isolane.errors import Forbidden, NotFound
 from isolane.platform.tokens import NAMESPACE_SCOPE_PREFIX, parse_scope
 from isolane.server.access import Access, access, principal_of
+from isolane.server.models.common import Page, errors
+from isolane.server.models.tokens import CreatedToken, Token, TokenCreate, TokenDeleted
 from isolane.server.responses import JSONResponse
 
 router = APIRouter(prefix="/v1/tokens", tags=["tokens"])
 
 
-class TokenCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=200)
-    scope: str = Field(min_length=1, max_length=100, description="'admin' or 'namespace:{ns}'")
-    read_only: bool = False
-
-
-@router.post("", status_code=201, **access(Access.TOKEN))
+@router.post("", status_code=201, response_model=CreatedToken, responses=errors(400), **access(Access.TOKEN))
 async def create_token(body: TokenCreate, request: Request) -> JSONResponse:
     principal = principal_of(request)
     scope = parse_scope(body.scope)
@@ -32,14 +25,14 @@ async def create_token(body: TokenCreate, request: Request) -> JSONResponse:
     return JSONResponse({**view, "token": secret}, status_code=201)
 
 
-@router.get("", **access(Access.TOKEN))
+@router.get("", response_model=Page[Token], **access(Access.TOKEN))
 async def list_tokens(request: Request) -> JSONResponse:
     principal = principal_of(request)
     items = await request.app.state.services.tokens.list(None if principal.is_admin else principal.namespace)
     return JSONResponse({"items": items, "cursor": None})
 
 
-@router.delete("/{token_id}", **access(Access.TOKEN))
+@router.delete("/{token_id}", response_model=TokenDeleted, responses=errors(404), **access(Access.TOKEN))
 async def delete_token(token_id: str, request: Request) -> JSONResponse:
     principal = principal_of(request)
     tokens = request.app.state.services.tokens

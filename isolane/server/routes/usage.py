@@ -12,6 +12,8 @@ from isolane.errors import BadRequest
 from isolane.observability.usage import HOUR_MS, UsageQuery, hour_of, read_usage
 from isolane.platform.names import validate_name
 from isolane.server.access import Access, access
+from isolane.server.models.common import errors
+from isolane.server.models.usage import Usage
 from isolane.server.responses import JSONResponse
 
 router = APIRouter(prefix="/v1/namespaces/{ns}/usage", tags=["usage"])
@@ -51,7 +53,7 @@ def ceil_hour(ms: int) -> int:
     return hour_of(ms + HOUR_MS - 1)
 
 
-@router.get("", **access(Access.NAMESPACE))
+@router.get("", response_model=Usage, responses=errors(400), **access(Access.NAMESPACE))
 async def get_usage(
     ns: str,
     request: Request,

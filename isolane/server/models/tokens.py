@@ -1,0 +1,31 @@
+"""API tokens: the secret is shown once, at creation."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from isolane.server.models.common import Closed, Timestamp
+
+
+class TokenCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    scope: str = Field(min_length=1, max_length=100, description="'admin' or 'namespace:{ns}'")
+    read_only: bool = False
+
+
+class Token(Closed):
+    id: str
+    name: str
+    scope: str
+    read_only: bool
+    created_at: Timestamp
+
+
+class CreatedToken(Token):
+    token: str = Field(description="The secret: shown once, only its hash is stored")
+
+
+class TokenDeleted(Closed):
+    id: str
+    deleted: bool
