@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from isolane.platform.names import DNS_LABEL
 from isolane.server.models.common import Closed, Timestamp
 
 
 class TokenCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=200)
-    scope: str = Field(min_length=1, max_length=100, description="'admin' or 'namespace:{ns}'")
+    # The pattern is documented, not enforced here: the platform answers `invalid_scope`.
+    scope: str = Field(
+        min_length=1,
+        max_length=100,
+        description="'admin' or 'namespace:{ns}'",
+        json_schema_extra={"pattern": f"^(admin|namespace:{DNS_LABEL.pattern})$"},
+        examples=["namespace:acme"],
+    )
     read_only: bool = False
 
 

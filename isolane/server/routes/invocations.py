@@ -39,7 +39,7 @@ async def list_invocations(
     ns: str,
     name: str,
     request: Request,
-    outcome: str | None = Query(None, max_length=32, description="only this outcome: " + ", ".join(sorted(OUTCOMES))),
+    outcome: str | None = Query(None, max_length=32, description="only this outcome", json_schema_extra={"enum": sorted(OUTCOMES)}),
     trigger: str | None = Query(None, max_length=32, description="only this trigger, e.g. fetch, scheduled"),
     since: str | None = Query(None, max_length=64, description="ISO 8601, inclusive: records started at or after"),
     until: str | None = Query(None, max_length=64, description="ISO 8601, exclusive: records started before"),

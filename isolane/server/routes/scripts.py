@@ -35,7 +35,10 @@ UPLOAD_BODY = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/javascript+module": {"schema": {"type": "string"}},
+            "application/javascript+module": {
+                "schema": {"type": "string"},
+                "example": 'export default { async fetch(request) { return new Response("hello") } }',
+            },
             "application/typescript": {"schema": {"type": "string"}},
             "application/javascript": {"schema": {"type": "string"}},
             "multipart/form-data": {"schema": {"type": "object", "properties": {"metadata": {"type": "string"}}}},
