@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from isolane.server.models.common import Closed, Timestamp
+from isolane.server.models.common import Closed, JsonBody, Timestamp
 
 
-class KVNamespaceCreate(BaseModel):
+class KVNamespaceCreate(JsonBody):
     # `title` is checked by the platform (its own error codes), so any JSON passes here.
-    model_config = ConfigDict(extra="forbid")
     title: Any = Field(None, json_schema_extra={"type": "string"}, examples=["sessions"])
     namespace: str | None = Field(None, description="Admins: the owning namespace (default: default)")
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from isolane.platform.names import DNS_LABEL
-from isolane.server.models.common import Closed, Timestamp
+from isolane.server.models.common import Closed, JsonBody, Timestamp
 
 
-class TokenCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class TokenCreate(JsonBody):
     name: str = Field(min_length=1, max_length=200)
     # The pattern is documented, not enforced here: the platform answers `invalid_scope`.
     scope: str = Field(
