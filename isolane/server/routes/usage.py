@@ -20,6 +20,10 @@ router = APIRouter(prefix="/v1/namespaces/{ns}/usage", tags=["usage"])
 
 DEFAULT_RANGE_MS = 24 * HOUR_MS
 MAX_RANGE = timedelta(days=31)
+# Times are answered back rounded to whole hours; a day's margin inside what datetime can
+# show keeps that rounding from running past year 1 or 9999.
+EARLIEST = datetime(2, 1, 1, tzinfo=UTC)
+LATEST = datetime(9998, 12, 31, tzinfo=UTC)
 
 
 def parse_time(value: str, name: str) -> int:
@@ -28,6 +32,8 @@ def parse_time(value: str, name: str) -> int:
         moment = datetime.fromisoformat(value.strip())
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
+        if not EARLIEST <= moment <= LATEST:
+            raise BadRequest(f"{name} is out of range: {value[:80]!r} (years 2 to 9998)", code="invalid_time")
         return int(moment.timestamp() * 1000)
     except (ValueError, OverflowError):
         raise BadRequest(
