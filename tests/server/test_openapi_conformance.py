@@ -142,6 +142,8 @@ def api_schema(live: Server) -> schemathesis.BaseSchema:
 schema = schemathesis.pytest.from_fixture("api_schema").exclude(path_regex=r"/invoke")
 
 
+# About 25 s on an idle machine; the margin is for a loaded one (all operations are one test).
+@pytest.mark.timeout(300)
 @schema.parametrize()
 @settings(
     max_examples=8,
