@@ -277,7 +277,7 @@ class _Resolver:
         ref = schema.get("$ref", "")
         if ref.startswith("#/components/schemas/"):
             name = ref.rsplit("/", 1)[-1]
-            if name in self._schemas and name != "Error":  # the error shape is named, not expanded
+            if name in self._schemas and name != "ErrorBody":  # the error shape is named, not expanded
                 return {**self._schemas[name], "title": name}
         return schema
 

@@ -1,65 +1,46 @@
-"""The OpenAPI document: FastAPI's, plus the invocation endpoints the gateway serves, with
-errors described as Isolane answers them (docs/api.md is rendered from it)."""
+"""The OpenAPI document: FastAPI's, plus what FastAPI cannot know.
+
+- the invocation endpoints, which the gateway serves outside FastAPI;
+- the error responses that the app-wide access check produces (401 and 403 on every
+  route that needs a token, 404 on a namespace's routes), from each route's declaration;
+- Isolane's own 400 (`invalid_request`, the error body) where FastAPI would document its
+  422 validation error, which the error handlers never send;
+- the JSON bodies that routes read themselves (size-limited, parsed by the platform with
+  its own error codes), declared with `json_body(Model)`.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import FastAPI
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
 
 from isolane.server.access import ACCESS_KEY, Access
+from isolane.server.models.common import ERROR_MEANINGS, ErrorBody
 
 INVOKE_PATHS = (
     "/v1/namespaces/{ns}/scripts/{name}/invoke",
     "/v1/namespaces/{ns}/scripts/{name}/invoke/{path}",
 )
 INVOKE_METHODS = ("get", "head", "post", "put", "patch", "delete", "options")
-ERROR_SCHEMA = "Error"
-# FastAPI's placeholder for a response class it cannot describe (ours renders with orjson).
-_UNDESCRIBED = {"type": "string"}
-_FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
+COMPONENT = "#/components/schemas/{model}"
+ERROR_REF = {"$ref": COMPONENT.format(model=ErrorBody.__name__)}
+
+# The models of bodies declared with `json_body`, added to the document's components.
+_BODY_MODELS: dict[str, type[BaseModel]] = {}
 
 
-def _error_schema() -> dict[str, Any]:
-    return {
-        "type": "object",
-        "required": ["error"],
-        "properties": {
-            "error": {
-                "type": "object",
-                "required": ["code", "message"],
-                "properties": {
-                    "code": {"type": "string", "description": "Stable snake_case code, e.g. `script_not_found`."},
-                    "message": {"type": "string", "description": "What went wrong, for people."},
-                },
-                "additionalProperties": True,
-                "description": "Some errors add details (e.g. `line` and `column`, `quota`, `limit`).",
-            }
-        },
-    }
+def schema_ref(model: type[BaseModel]) -> dict[str, str]:
+    """A reference to `model`'s schema, which the document's components will hold."""
+    _BODY_MODELS[model.__name__] = model
+    return {"$ref": COMPONENT.format(model=model.__name__)}
 
 
-def _error_response(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ERROR_SCHEMA}"}}}}
-
-
-def _describe_errors(schema: dict[str, Any]) -> None:
-    """Say what the API really answers: a request that fails validation is 400
-    `invalid_request` in Isolane's error shape (not FastAPI's 422), and JSON answers are
-    JSON, not the string FastAPI assumes for our response class."""
-    for operations in schema["paths"].values():
-        for operation in operations.values():
-            responses = operation.get("responses", {})
-            if responses.pop("422", None) is not None:
-                responses.setdefault("400", _error_response("Invalid request: `invalid_request`, or a more specific code"))
-            for response in responses.values():
-                json_content = response.get("content", {}).get("application/json")
-                if json_content is not None and json_content.get("schema") == _UNDESCRIBED:
-                    del json_content["schema"]
-    schemas = schema.setdefault("components", {}).setdefault("schemas", {})
-    for name in _FASTAPI_VALIDATION_SCHEMAS:
-        schemas.pop(name, None)
-    schemas[ERROR_SCHEMA] = _error_schema()
+def json_body(model: type[BaseModel], *, required: bool = True) -> dict[str, Any]:
+    """`openapi_extra` for a route that reads a JSON body itself: documented by `model`."""
+    return {"requestBody": {"required": required, "content": {"application/json": {"schema": schema_ref(model)}}}}
 
 
 def _invoke_operation(path: str, method: str) -> dict[str, Any]:
@@ -78,31 +59,67 @@ def _invoke_operation(path: str, method: str) -> dict[str, Any]:
         "parameters": parameters,
         "responses": {
             "default": {"description": "The script's own response (with `x-isolane-invocation`, its record's id)"},
-            "404": _error_response("`script_not_found`, or `no_fetch_handler`"),
-            "413": _error_response("`request_too_large`: the body is over --max-request-bytes"),
-            "429": _error_response("`rate_limited`: the namespace is over its request rate (`Retry-After` says when to retry)"),
-            "500": _error_response("`worker_exception`: the script threw (`x-isolane-outcome: exception`)"),
-            "503": _error_response(
+            "404": _error(404, "`script_not_found`, or `no_fetch_handler`"),
+            "413": _error(413, "`request_too_large`: the body is over --max-request-bytes"),
+            "429": _error(429, "`rate_limited`: the namespace is over its request rate (`Retry-After` says when to retry)"),
+            "500": _error(500, "`worker_exception`: the script threw (`x-isolane-outcome: exception`)"),
+            "503": _error(
+                503,
                 "`exceeded_cpu`, `exceeded_memory`, `canceled` (`x-isolane-outcome` names the outcome), or"
-                " `dispatcher_unavailable`: the namespace's dispatch worker is not deployed"
+                " `dispatcher_unavailable`: the namespace's dispatch worker is not deployed",
             ),
-            "504": _error_response("`exceeded_wall_time`: the script ran past its wall-clock limit"),
+            "504": _error(504, "`exceeded_wall_time`: the script ran past its wall-clock limit"),
         },
         ACCESS_KEY: Access.PUBLIC.value,
     }
 
 
-def document_invocation(app: FastAPI) -> None:
-    """Extend the generated document with the gateway's endpoints."""
+def _error(status: int, description: str | None = None) -> dict[str, Any]:
+    return {"description": description or ERROR_MEANINGS[status], "content": {"application/json": {"schema": ERROR_REF}}}
+
+
+def _access_errors(level: str | None) -> tuple[int, ...]:
+    """What `server/access.authorize` answers before the handler runs."""
+    if level in (None, Access.PUBLIC.value):
+        return ()
+    if level == Access.NAMESPACE.value:
+        return (401, 403, 404)
+    return (401, 403)
+
+
+def _complete_operation(operation: dict[str, Any]) -> None:
+    responses: dict[str, Any] = operation["responses"]
+    if responses.pop("422", None) is not None:  # the validation handler answers 400
+        responses.setdefault("400", _error(400))
+    for status in _access_errors(operation.get(ACCESS_KEY)):
+        responses.setdefault(str(status), _error(status))
+    operation["responses"] = dict(sorted(responses.items()))
+
+
+def _complete(schema: dict[str, Any]) -> dict[str, Any]:
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for operations in schema["paths"].values():
+        for operation in operations.values():
+            _complete_operation(operation)
+    # FastAPI's validation error shapes: no response has them.
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+    models = [(model, "validation") for model in _BODY_MODELS.values()] + [(ErrorBody, "serialization")]
+    _, defined = models_json_schema(models, ref_template=COMPONENT)
+    for name, definition in defined.get("$defs", {}).items():
+        components.setdefault(name, definition)
+    for path in INVOKE_PATHS:
+        schema["paths"][path] = {method: _invoke_operation(path, method) for method in INVOKE_METHODS}
+    return schema
+
+
+def complete_document(app: FastAPI) -> None:
+    """Complete the generated document (see the module's docstring) once, when first asked."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            schema = generate()
-            _describe_errors(schema)
-            for path in INVOKE_PATHS:
-                schema["paths"][path] = {method: _invoke_operation(path, method) for method in INVOKE_METHODS}
-            app.openapi_schema = schema
+            app.openapi_schema = _complete(generate())
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -115,6 +115,12 @@ def test_bad_namespace_creation(admin: httpx.Client, body, params, status, code)
     assert response.status_code == status and _error(response)["code"] == code, response.text
 
 
+def test_a_lone_surrogate_in_a_title_is_refused(admin: httpx.Client) -> None:
+    # Valid JSON that no database takes: it was a 500.
+    response = admin.post("/v1/kv/namespaces", content=b'{"title": "x\\udc00"}', headers={"content-type": "application/json"})
+    assert response.status_code == 400 and _error(response)["code"] == "invalid_request", response.text
+
+
 def test_values_round_trip(admin: httpx.Client, kv: str) -> None:
     every_byte = bytes(range(256)) * 64
     for key, value in [("plain", b"hello"), ("a/b/c", every_byte), ("with space?&#%", b""), ("ключ ✓ 🔑", "значение".encode())]:

@@ -17,10 +17,10 @@ def test_validation_errors_are_documented_as_isolane_answers_them(server: Server
     spec = document(server)
     schemas = spec["components"]["schemas"]
     assert "HTTPValidationError" not in schemas
-    assert schemas["Error"]["required"] == ["error"]
+    assert schemas["ErrorBody"]["required"] == ["error"]
     create_token = spec["paths"]["/v1/tokens"]["post"]["responses"]
     assert "422" not in create_token
-    assert create_token["400"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+    assert create_token["400"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorBody"}
     # ... and that is what the server does with an invalid body.
     answer = admin.post("/v1/tokens", json={"name": ""})
     assert answer.status_code == 400

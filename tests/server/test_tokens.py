@@ -44,6 +44,13 @@ def test_bad_token_requests(admin: httpx.Client) -> None:
     assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_request"
 
 
+def test_a_lone_surrogate_in_a_token_name_is_refused(admin: httpx.Client) -> None:
+    # Valid JSON that no database takes: it once reset the connection (an unhandled error).
+    response = admin.post("/v1/tokens", content=b'{"name": "\\ud800", "scope": "admin"}', headers={"content-type": "application/json"})
+    assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_request", response.text
+    assert all(token["name"] != "\ud800" for token in admin.get("/v1/tokens").json()["items"])
+
+
 def test_namespace_token_manages_only_its_own_tokens(server, admin: httpx.Client) -> None:
     admin.put("/v1/namespaces/team-x")
     admin.put("/v1/namespaces/team-y")

@@ -188,6 +188,10 @@ def test_times_inside_an_hour_cover_the_whole_hour(admin, made) -> None:
         ({"since": "2000-01-01T00:00:00Z"}, "invalid_range"),  # until defaults to now
         ({"script": "Not_A_Name"}, "invalid_script_name"),
         ({"script": ""}, "invalid_script_name"),
+        # Near the ends of what a datetime can hold: rounding to whole hours once overflowed (500).
+        ({"until": "9999-12-31T23:59:59-14:00"}, "invalid_time"),
+        ({"since": "9999-12-31T20:00:00", "until": "9999-12-31T23:59:59"}, "invalid_time"),
+        ({"since": "0001-01-01T00:00:00+14:00", "until": "0001-01-01T05:00:00+14:00"}, "invalid_time"),
     ],
 )
 def test_bad_input(admin, params, code) -> None:

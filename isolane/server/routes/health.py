@@ -9,19 +9,21 @@ from sqlalchemy import text
 from isolane.errors import Unavailable
 from isolane.observability.metrics import CONTENT_TYPE
 from isolane.server.access import Access, access
+from isolane.server.models.common import errors
+from isolane.server.models.system import Health, Ready
 
 router = APIRouter(tags=["health"])
 
 READY_DB_TIMEOUT_SECONDS = 2.0
 
 
-@router.get("/healthz", **access(Access.PUBLIC))
+@router.get("/healthz", response_model=Health, **access(Access.PUBLIC))
 async def healthz() -> dict[str, str]:
     """Liveness: the server process answers."""
     return {"status": "ok"}
 
 
-@router.get("/readyz", **access(Access.PUBLIC))
+@router.get("/readyz", response_model=Ready, responses=errors(503), **access(Access.PUBLIC))
 async def readyz(request: Request) -> dict[str, object]:
     """Readiness: the database answers and at least one executor is alive (else 503)."""
     services = request.app.state.services

@@ -11,6 +11,8 @@ from isolane.errors import BadRequest, NotFound
 from isolane.platform.names import validate_name
 from isolane.sandbox.outcomes import Outcome
 from isolane.server.access import Access, access, principal_of
+from isolane.server.models.common import Page, errors
+from isolane.server.models.invocations import InvocationRecord
 from isolane.server.responses import JSONResponse
 from isolane.server.routes.usage import parse_time
 
@@ -24,7 +26,7 @@ TRIGGER = re.compile(r"[a-z][a-z0-9_-]{0,19}")
 RECORD_ID = re.compile(r"[0-9a-f]{32}")
 
 
-@router.get("/{invocation_id}", **access(Access.TOKEN))
+@router.get("/{invocation_id}", response_model=InvocationRecord, responses=errors(404), **access(Access.TOKEN))
 async def get_invocation(invocation_id: str, request: Request) -> JSONResponse:
     """One invocation record: outcome, status, timings, subrequests, logs, error."""
     record = await request.app.state.services.records.get(invocation_id)
@@ -33,12 +35,12 @@ async def get_invocation(invocation_id: str, request: Request) -> JSONResponse:
     return JSONResponse(record)
 
 
-@script_router.get("", **access(Access.NAMESPACE))
+@script_router.get("", response_model=Page[InvocationRecord], responses=errors(400), **access(Access.NAMESPACE))
 async def list_invocations(
     ns: str,
     name: str,
     request: Request,
-    outcome: str | None = Query(None, max_length=32, description="only this outcome: " + ", ".join(sorted(OUTCOMES))),
+    outcome: str | None = Query(None, max_length=32, description="only this outcome", json_schema_extra={"enum": sorted(OUTCOMES)}),
     trigger: str | None = Query(None, max_length=32, description="only this trigger: fetch, dispatch, outbound, cron or execute (seed)"),
     since: str | None = Query(None, max_length=64, description="ISO 8601, inclusive: records started at or after"),
     until: str | None = Query(None, max_length=64, description="ISO 8601, exclusive: records started before"),

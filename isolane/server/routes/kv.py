@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, ConfigDict
 
 from isolane.errors import NotFound
 from isolane.platform.kv import (
@@ -27,17 +26,14 @@ from isolane.platform.kv import (
 from isolane.platform.namespaces import DEFAULT_NAMESPACE
 from isolane.server.access import Access, access, principal_of
 from isolane.server.bodies import read_limited
+from isolane.server.models.common import Page, errors
+from isolane.server.models.kv import KeyDeleted, KeyInfo, KVNamespace, KVNamespaceCreate, KVNamespaceDeleted
 from isolane.server.responses import JSONResponse
 
 router = APIRouter(prefix="/v1/kv/namespaces", tags=["kv"])
 
 VALUE_BODY = {"requestBody": {"required": True, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}}
-
-
-class KVNamespaceCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    title: Any = None
-    namespace: str | None = None
+VALUE_CONTENT = {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}, "description": "The value as stored"}
 
 
 def _kv(request: Request) -> KVService:
@@ -52,7 +48,7 @@ async def _reachable(request: Request, namespace_id: str) -> dict[str, Any]:
     return found
 
 
-@router.post("", status_code=201, **access(Access.TOKEN))
+@router.post("", status_code=201, response_model=KVNamespace, responses=errors(400, 404, 409), **access(Access.TOKEN))
 async def create_kv_namespace(body: KVNamespaceCreate, request: Request, namespace: str | None = Query(None, max_length=63)) -> JSONResponse:
     """Create a KV namespace `{"title"}` in the caller's namespace (admins: `namespace`)."""
     principal = principal_of(request)
@@ -66,7 +62,7 @@ async def create_kv_namespace(body: KVNamespaceCreate, request: Request, namespa
     return JSONResponse(await _kv(request).create_namespace(owner, body.title), status_code=201)
 
 
-@router.get("", **access(Access.TOKEN))
+@router.get("", response_model=Page[KVNamespace], responses=errors(400), **access(Access.TOKEN))
 async def list_kv_namespaces(
     request: Request,
     namespace: str | None = Query(None, max_length=63),
@@ -82,13 +78,13 @@ async def list_kv_namespaces(
     return JSONResponse({"items": items, "cursor": next_cursor})
 
 
-@router.get("/{namespace_id}", **access(Access.TOKEN))
+@router.get("/{namespace_id}", response_model=KVNamespace, responses=errors(404), **access(Access.TOKEN))
 async def get_kv_namespace(namespace_id: str, request: Request) -> JSONResponse:
     """One KV namespace (404 `kv_namespace_not_found` outside the caller's reach)."""
     return JSONResponse(await _reachable(request, namespace_id))
 
 
-@router.delete("/{namespace_id}", **access(Access.TOKEN))
+@router.delete("/{namespace_id}", response_model=KVNamespaceDeleted, responses=errors(404), **access(Access.TOKEN))
 async def delete_kv_namespace(namespace_id: str, request: Request) -> JSONResponse:
     """Delete the KV namespace and all its values."""
     await _reachable(request, namespace_id)
@@ -96,7 +92,7 @@ async def delete_kv_namespace(namespace_id: str, request: Request) -> JSONRespon
     return JSONResponse({"id": namespace_id, "deleted": True})
 
 
-@router.get("/{namespace_id}/keys", **access(Access.TOKEN))
+@router.get("/{namespace_id}/keys", response_model=Page[KeyInfo], responses=errors(400, 404), **access(Access.TOKEN))
 async def list_keys(
     namespace_id: str,
     request: Request,
@@ -110,7 +106,7 @@ async def list_keys(
     return JSONResponse({"items": items, "cursor": next_cursor})
 
 
-@router.get("/{namespace_id}/values/{key:path}", **access(Access.TOKEN))
+@router.get("/{namespace_id}/values/{key:path}", response_class=Response, responses={200: VALUE_CONTENT, **errors(400, 404)}, **access(Access.TOKEN))
 async def get_value(namespace_id: str, key: str, request: Request) -> Response:
     """The value as stored (raw bytes); 404 `key_not_found` when missing or expired."""
     await _reachable(request, namespace_id)
@@ -121,7 +117,12 @@ async def get_value(namespace_id: str, key: str, request: Request) -> Response:
     return Response(row.value, media_type="application/octet-stream", headers=headers)
 
 
-@router.put("/{namespace_id}/values/{key:path}", openapi_extra={**access(Access.TOKEN)["openapi_extra"], **VALUE_BODY})
+@router.put(
+    "/{namespace_id}/values/{key:path}",
+    response_model=KeyInfo,
+    responses=errors(400, 404, 413),
+    openapi_extra={**access(Access.TOKEN)["openapi_extra"], **VALUE_BODY},
+)
 async def put_value(
     namespace_id: str,
     key: str,
@@ -139,7 +140,7 @@ async def put_value(
     return JSONResponse(await _kv(request).put(namespace_id, key, value, at, stored_metadata))
 
 
-@router.delete("/{namespace_id}/values/{key:path}", **access(Access.TOKEN))
+@router.delete("/{namespace_id}/values/{key:path}", response_model=KeyDeleted, responses=errors(400, 404), **access(Access.TOKEN))
 async def delete_value(namespace_id: str, key: str, request: Request) -> JSONResponse:
     """Delete `key` (deleting a missing key succeeds, as in Workers KV)."""
     await _reachable(request, namespace_id)
@@ -147,7 +148,7 @@ async def delete_value(namespace_id: str, key: str, request: Request) -> JSONRes
     return JSONResponse({"name": key, "deleted": True})
 
 
-@router.get("/{namespace_id}/metadata/{key:path}", **access(Access.TOKEN))
+@router.get("/{namespace_id}/metadata/{key:path}", response_model=KeyInfo, responses=errors(400, 404), **access(Access.TOKEN))
 async def get_key_metadata(namespace_id: str, key: str, request: Request) -> JSONResponse:
     """`{"name", "expiration", "metadata"}` of a live key."""
     await _reachable(request, namespace_id)

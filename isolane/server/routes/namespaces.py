@@ -6,36 +6,20 @@ import orjson
 from fastapi import APIRouter, Request
 
 from isolane.errors import BadRequest
-from isolane.platform.quotas import LIMIT_NAMES, QUOTA_NAMES, parse_changes
+from isolane.platform.quotas import parse_changes
 from isolane.server.access import Access, access, principal_of
 from isolane.server.bodies import read_limited
+from isolane.server.models.common import Page, also, errors
+from isolane.server.models.namespaces import Namespace, NamespaceDeleted, NamespaceSettings
+from isolane.server.openapi import json_body
 from isolane.server.responses import JSONResponse
 
 router = APIRouter(prefix="/v1/namespaces", tags=["namespaces"])
 
 MAX_SETTINGS_BODY = 16 * 1024
-_SETTINGS_BODY = {
-    "requestBody": {
-        "required": False,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "properties": {
-                        "limits": {"type": ["object", "null"], "properties": {name: {"type": "integer"} for name in LIMIT_NAMES}},
-                        "quotas": {"type": ["object", "null"], "properties": {name: {"type": "number"} for name in QUOTA_NAMES}},
-                        "dispatcher": {"type": ["string", "null"], "description": "{namespace}/{script}: the dispatch worker"},
-                        "outbound": {"type": ["string", "null"], "description": "{namespace}/{script}: the outbound worker"},
-                    },
-                }
-            }
-        },
-    }
-}
 
 
-@router.get("", **access(Access.TOKEN))
+@router.get("", response_model=Page[Namespace], **access(Access.TOKEN))
 async def list_namespaces(request: Request) -> JSONResponse:
     """Namespaces the caller may see: all for admins, its own for a namespace token."""
     principal = principal_of(request)
@@ -44,7 +28,13 @@ async def list_namespaces(request: Request) -> JSONResponse:
     return JSONResponse({"items": items, "cursor": None})
 
 
-@router.put("/{ns}", openapi_extra={**access(Access.ADMIN)["openapi_extra"], **_SETTINGS_BODY})
+@router.put(
+    "/{ns}",
+    status_code=201,
+    response_model=Namespace,
+    responses={**also(200, Namespace, "The namespace existed (its settings updated)"), **errors(400, 413)},
+    openapi_extra={**access(Access.ADMIN)["openapi_extra"], **json_body(NamespaceSettings, required=False)},
+)
 async def put_namespace(ns: str, request: Request) -> JSONResponse:
     """Create (201) or confirm (200) a namespace; an optional body `{"limits", "quotas",
     "dispatcher", "outbound"}` replaces those of its settings it names."""
@@ -63,14 +53,14 @@ async def put_namespace(ns: str, request: Request) -> JSONResponse:
     return JSONResponse(namespace, status_code=201 if created else 200)
 
 
-@router.get("/{ns}", **access(Access.NAMESPACE))
+@router.get("/{ns}", response_model=Namespace, **access(Access.NAMESPACE))
 async def get_namespace(ns: str, request: Request) -> JSONResponse:
     """The namespace: `script_count`, `limits`, `quotas`, `dispatcher`, `outbound` (404 for a token that does not
     cover it)."""
     return JSONResponse(await request.app.state.services.namespaces.get(ns))
 
 
-@router.delete("/{ns}", **access(Access.ADMIN))
+@router.delete("/{ns}", response_model=NamespaceDeleted, responses=errors(404, 409), **access(Access.ADMIN))
 async def delete_namespace(ns: str, request: Request) -> JSONResponse:
     """Delete the namespace with its scripts and tokens (`default` is protected: 409)."""
     services = request.app.state.services

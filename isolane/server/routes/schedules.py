@@ -10,37 +10,17 @@ import orjson
 from fastapi import APIRouter, Request
 
 from isolane.errors import BadRequest
-from isolane.platform.cron import MAX_EXPRESSION_LENGTH
-from isolane.platform.triggers import MAX_SCHEDULES, parse_schedules_body
+from isolane.platform.triggers import parse_schedules_body
 from isolane.server.access import Access, access
 from isolane.server.bodies import read_limited
+from isolane.server.models.common import Page, errors
+from isolane.server.models.schedules import Schedule, SchedulesPut, ScheduleTestRequest, ScheduleTestResult
+from isolane.server.openapi import json_body
 from isolane.server.responses import JSONResponse
 
 router = APIRouter(prefix="/v1/namespaces/{ns}/scripts/{name}/schedules", tags=["schedules"])
 
 MAX_BODY_BYTES = 16 * 1024
-_CRON = {"type": "string", "maxLength": MAX_EXPRESSION_LENGTH, "example": "*/5 * * * *"}
-SCHEDULES_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "oneOf": [
-                        {"type": "object", "required": ["crons"], "properties": {"crons": {"type": "array", "maxItems": MAX_SCHEDULES, "items": _CRON}}},
-                        {"type": "array", "maxItems": MAX_SCHEDULES, "items": {"type": "object", "required": ["cron"], "properties": {"cron": _CRON}}},
-                    ]
-                }
-            }
-        },
-    }
-}
-TEST_BODY = {
-    "requestBody": {
-        "required": False,
-        "content": {"application/json": {"schema": {"type": "object", "properties": {"cron": _CRON}}}},
-    }
-}
 
 
 async def _json(request: Request, example: str) -> Any:
@@ -53,20 +33,30 @@ async def _json(request: Request, example: str) -> Any:
         raise BadRequest(f"the body must be JSON, e.g. {example}", code="invalid_json") from None
 
 
-@router.get("", **access(Access.NAMESPACE))
+@router.get("", response_model=Page[Schedule], **access(Access.NAMESPACE))
 async def get_schedules(ns: str, name: str, request: Request) -> JSONResponse:
     """The script's cron triggers."""
     return JSONResponse({"items": await request.app.state.services.schedules.list(ns, name), "cursor": None})
 
 
-@router.put("", openapi_extra={**access(Access.NAMESPACE)["openapi_extra"], **SCHEDULES_BODY})
+@router.put(
+    "",
+    response_model=Page[Schedule],
+    responses=errors(400, 413),
+    openapi_extra={**access(Access.NAMESPACE)["openapi_extra"], **json_body(SchedulesPut)},
+)
 async def put_schedules(ns: str, name: str, request: Request) -> JSONResponse:
     """Replace the script's cron triggers: `{"crons": [...]}` or `[{"cron": "..."}]`."""
     crons = parse_schedules_body(await _json(request, '{"crons": ["*/5 * * * *"]}'))
     return JSONResponse({"items": await request.app.state.services.schedules.put(ns, name, crons), "cursor": None})
 
 
-@router.post("/test", openapi_extra={**access(Access.NAMESPACE)["openapi_extra"], **TEST_BODY})
+@router.post(
+    "/test",
+    response_model=ScheduleTestResult,
+    responses=errors(400, 413),
+    openapi_extra={**access(Access.NAMESPACE)["openapi_extra"], **json_body(ScheduleTestRequest, required=False)},
+)
 async def test_schedule(ns: str, name: str, request: Request) -> JSONResponse:
     """Run the script's scheduled handler once, now, and answer its outcome (200 whatever it
     is). `cron` defaults to the script's first schedule (or "" without one)."""

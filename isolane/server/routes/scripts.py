@@ -9,10 +9,13 @@ from fastapi import APIRouter, Query, Request, Response
 
 from isolane.errors import BadRequest
 from isolane.platform.tags import parse_tag_list
-from isolane.platform.uploads import MAX_TAGS, Upload, essence, upload_from_parts, upload_from_raw
+from isolane.platform.uploads import Upload, essence, upload_from_parts, upload_from_raw
 from isolane.server.access import Access, access
 from isolane.server.bodies import read_limited
+from isolane.server.models.common import Page, also, errors
+from isolane.server.models.scripts import Script, ScriptDeleted, ScriptSummary, TagList, UploadedScript
 from isolane.server.multipart import parse_multipart
+from isolane.server.openapi import json_body
 from isolane.server.responses import JSONResponse
 
 router = APIRouter(prefix="/v1/namespaces/{ns}/scripts", tags=["scripts"])
@@ -21,11 +24,21 @@ router = APIRouter(prefix="/v1/namespaces/{ns}/scripts", tags=["scripts"])
 MULTIPART_OVERHEAD = 64 * 1024
 MAX_TAGS_BODY = 16 * 1024
 
+# What an upload may send; the content routes answer the same types.
+SOURCE_TYPES = ("application/javascript+module", "application/typescript", "application/javascript")
+SOURCE_CONTENT = {
+    "content": {**{kind: {"schema": {"type": "string"}} for kind in SOURCE_TYPES}, "multipart/form-data": {"schema": {"type": "string"}}},
+    "description": "The source as uploaded: the raw body, or multipart (a `metadata` part and one part per module)",
+}
+UPLOAD_ERRORS = errors(400, 403, 409, 413, 415)
 UPLOAD_BODY = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/javascript+module": {"schema": {"type": "string"}},
+            "application/javascript+module": {
+                "schema": {"type": "string"},
+                "example": 'export default { async fetch(request) { return new Response("hello") } }',
+            },
             "application/typescript": {"schema": {"type": "string"}},
             "application/javascript": {"schema": {"type": "string"}},
             "multipart/form-data": {"schema": {"type": "object", "properties": {"metadata": {"type": "string"}}}},
@@ -45,7 +58,13 @@ async def read_upload(request: Request) -> Upload:
     return upload_from_raw(content_type, body)
 
 
-@router.put("/{name}", openapi_extra={**access(Access.NAMESPACE)["openapi_extra"], **UPLOAD_BODY})
+@router.put(
+    "/{name}",
+    status_code=201,
+    response_model=UploadedScript,
+    responses={**also(200, UploadedScript, "The same version was deployed already"), **UPLOAD_ERRORS},
+    openapi_extra={**access(Access.NAMESPACE)["openapi_extra"], **UPLOAD_BODY},
+)
 async def put_script(ns: str, name: str, request: Request) -> JSONResponse:
     """Upload a script: a new immutable version, deployed at once."""
     upload = await read_upload(request)
@@ -56,7 +75,7 @@ async def put_script(ns: str, name: str, request: Request) -> JSONResponse:
 TAGS_FILTER = "comma-separated tags, each `tag` or `tag:yes` (required) or `tag:no` (excluded); all must hold"
 
 
-@router.get("", **access(Access.NAMESPACE))
+@router.get("", response_model=Page[ScriptSummary], responses=errors(400), **access(Access.NAMESPACE))
 async def list_scripts(
     ns: str,
     request: Request,
@@ -70,7 +89,7 @@ async def list_scripts(
     return JSONResponse({"items": items, "cursor": next_cursor})
 
 
-@router.delete("", **access(Access.NAMESPACE))
+@router.delete("", response_model=Page[ScriptDeleted], responses=errors(400), **access(Access.NAMESPACE))
 async def delete_scripts(
     ns: str, request: Request, tags: str | None = Query(None, max_length=2000, description=f"required: {TAGS_FILTER}")
 ) -> JSONResponse:
@@ -79,41 +98,38 @@ async def delete_scripts(
     return JSONResponse({"items": [{"namespace": ns, "name": name, "deleted": True} for name in names], "cursor": None})
 
 
-@router.get("/{name}", **access(Access.NAMESPACE))
+@router.get("/{name}", response_model=Script, **access(Access.NAMESPACE))
 async def get_script(ns: str, name: str, request: Request) -> JSONResponse:
     """The script's deployed version: format, handlers, modules, binding names, tags, limits."""
     return JSONResponse(await request.app.state.services.scripts.get(ns, name))
 
 
-@router.get("/{name}/content", **access(Access.NAMESPACE))
+@router.get("/{name}/content", response_class=Response, responses={200: SOURCE_CONTENT}, **access(Access.NAMESPACE))
 async def get_script_content(ns: str, name: str, request: Request) -> Response:
     """The deployed version's source as uploaded (raw, or multipart for several modules)."""
     content, content_type = await request.app.state.services.scripts.content(ns, name)
     return Response(content, media_type=content_type)
 
 
-@router.delete("/{name}", **access(Access.NAMESPACE))
+@router.delete("/{name}", response_model=ScriptDeleted, **access(Access.NAMESPACE))
 async def delete_script(ns: str, name: str, request: Request) -> JSONResponse:
     """Delete the script with its versions, deployments, secrets and schedules; it stops serving at once."""
     await request.app.state.services.scripts.delete(ns, name)
     return JSONResponse({"namespace": ns, "name": name, "deleted": True})
 
 
-TAGS_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/json": {"schema": {"type": "array", "maxItems": MAX_TAGS, "items": {"type": "string", "maxLength": 64}}}},
-    }
-}
-
-
-@router.get("/{name}/tags", **access(Access.NAMESPACE))
+@router.get("/{name}/tags", response_model=Page[str], **access(Access.NAMESPACE))
 async def get_tags(ns: str, name: str, request: Request) -> JSONResponse:
     """The script's tags."""
     return JSONResponse({"items": await request.app.state.services.scripts.tags(ns, name), "cursor": None})
 
 
-@router.put("/{name}/tags", openapi_extra={**access(Access.NAMESPACE)["openapi_extra"], **TAGS_BODY})
+@router.put(
+    "/{name}/tags",
+    response_model=Page[str],
+    responses=errors(400, 413),
+    openapi_extra={**access(Access.NAMESPACE)["openapi_extra"], **json_body(TagList)},
+)
 async def put_tags(ns: str, name: str, request: Request) -> JSONResponse:
     """Replace the script's tags with the body's list (at most 8)."""
     body = await read_limited(request, MAX_TAGS_BODY, "tag list")

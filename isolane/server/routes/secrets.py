@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from isolane.platform.secrets import MAX_SECRET_BYTES, SECRET_TYPES
+from isolane.platform.secrets import MAX_SECRET_BYTES
 from isolane.server.access import Access, access
 from isolane.server.bodies import read_limited
+from isolane.server.models.common import Page, also, errors
+from isolane.server.models.secrets import SecretDeleted, SecretInfo, SecretPut, SecretSet
+from isolane.server.openapi import json_body
 from isolane.server.responses import JSONResponse
 
 router = APIRouter(prefix="/v1/namespaces/{ns}/scripts/{name}/secrets", tags=["secrets"])
@@ -17,31 +20,13 @@ router = APIRouter(prefix="/v1/namespaces/{ns}/scripts/{name}/secrets", tags=["s
 # A value of MAX_SECRET_BYTES may grow sixfold as JSON (\u escapes), plus the rest.
 MAX_BODY_BYTES = 6 * MAX_SECRET_BYTES + 4096
 
-SECRET_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "required": ["name", "text"],
-                    "properties": {
-                        "name": {"type": "string", "pattern": "^[A-Za-z_$][A-Za-z0-9_$]{0,63}$", "description": "Its name on env"},
-                        "text": {
-                            "type": "string",
-                            "writeOnly": True,
-                            "description": f"The value: at most {MAX_SECRET_BYTES} bytes of UTF-8; never returned",
-                        },
-                        "type": {"type": "string", "enum": list(SECRET_TYPES), "default": SECRET_TYPES[0]},
-                    },
-                }
-            }
-        },
-    }
-}
-
-
-@router.put("", openapi_extra={**access(Access.NAMESPACE)["openapi_extra"], **SECRET_BODY})
+@router.put(
+    "",
+    status_code=201,
+    response_model=SecretSet,
+    responses={**also(200, SecretSet, "The secret existed: its value replaced"), **errors(400, 409, 413)},
+    openapi_extra={**access(Access.NAMESPACE)["openapi_extra"], **json_body(SecretPut)},
+)
 async def put_secret(ns: str, name: str, request: Request) -> JSONResponse:
     """Set a secret (201 new, 200 replaced) and deploy the script's version that has it."""
     body = await read_limited(request, MAX_BODY_BYTES, "secret", code="secret_too_large")
@@ -49,13 +34,13 @@ async def put_secret(ns: str, name: str, request: Request) -> JSONResponse:
     return JSONResponse(info, status_code=201 if created else 200)
 
 
-@router.get("", **access(Access.NAMESPACE))
+@router.get("", response_model=Page[SecretInfo], **access(Access.NAMESPACE))
 async def list_secrets(ns: str, name: str, request: Request) -> JSONResponse:
     """The script's secrets: names and types, never values."""
     return JSONResponse({"items": await request.app.state.services.secrets.list(ns, name), "cursor": None})
 
 
-@router.delete("/{secret}", **access(Access.NAMESPACE))
+@router.delete("/{secret}", response_model=SecretDeleted, responses=errors(409), **access(Access.NAMESPACE))
 async def delete_secret(ns: str, name: str, secret: str, request: Request) -> JSONResponse:
     """Delete a secret and deploy the script's version without it."""
     return JSONResponse(await request.app.state.services.secrets.delete(ns, name, secret))

@@ -13,6 +13,9 @@ from isolane.platform.seed import ID_LENGTH, SEED_KIND, decode_source
 from isolane.sandbox.supervisor import ScriptCode, ScriptRef
 from isolane.server.access import Access, access
 from isolane.server.bodies import read_limited
+from isolane.server.models.common import errors
+from isolane.server.models.seed import ExecuteResult, SeedId
+from isolane.server.openapi import schema_ref
 from isolane.server.responses import JSONResponse
 
 router = APIRouter(tags=["seed"])
@@ -22,21 +25,28 @@ HEX = frozenset("0123456789abcdef")
 UPLOAD_BODY = {
     "requestBody": {
         "required": True,
-        "content": {"text/plain": {"schema": {"type": "string", "description": "JavaScript source (UTF-8)"}}},
+        "content": {"text/plain": {"schema": {"type": "string", "examples": ["1 + 1"]}}},
+        "description": "JavaScript source (evaluated as a script: the completion value is the result)",
     }
 }
 EXECUTE_BODY = {
     "requestBody": {
         "required": True,
         "content": {
-            "text/plain": {"schema": {"type": "string", "description": "The id `POST /upload` answered"}},
-            "application/json": {"schema": {"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}}}},
+            "text/plain": {"schema": {"type": "string", "description": "An id from POST /upload"}},
+            "application/json": {"schema": schema_ref(SeedId)},
         },
     }
 }
 
 
-@router.post("/upload", status_code=201, openapi_extra={**access(Access.SEED)["openapi_extra"], **UPLOAD_BODY})
+@router.post(
+    "/upload",
+    status_code=201,
+    response_model=SeedId,
+    responses=errors(400, 413),
+    openapi_extra={**access(Access.SEED)["openapi_extra"], **UPLOAD_BODY},
+)
 async def upload(request: Request) -> JSONResponse:
     """Store the body (JavaScript source) and return its content-derived id."""
     services = request.app.state.services
@@ -67,7 +77,12 @@ def _requested_id(body: bytes, content_type: str) -> str:
     return text
 
 
-@router.post("/execute", openapi_extra={**access(Access.SEED)["openapi_extra"], **EXECUTE_BODY})
+@router.post(
+    "/execute",
+    response_model=ExecuteResult,
+    responses=errors(400, 404, 413, 429),
+    openapi_extra={**access(Access.SEED)["openapi_extra"], **EXECUTE_BODY},
+)
 async def execute(request: Request) -> JSONResponse:
     """Run a stored script once and return its completion value, logs and outcome."""
     services = request.app.state.services

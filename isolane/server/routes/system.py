@@ -5,12 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from isolane.server.access import Access, access
+from isolane.server.models.system import Executors
 from isolane.server.responses import JSONResponse
 
 router = APIRouter(prefix="/v1/system", tags=["system"])
 
 
-@router.get("/executors", **access(Access.ADMIN))
+@router.get("/executors", response_model=Executors, **access(Access.ADMIN))
 async def executors(request: Request) -> JSONResponse:
     """The executor processes: their isolates, memory and restarts."""
     supervisor = request.app.state.services.supervisor

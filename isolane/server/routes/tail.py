@@ -14,6 +14,7 @@ from isolane.errors import BadRequest
 from isolane.observability.tail import TailEvent, TailSubscription
 from isolane.platform.names import validate_name
 from isolane.server.access import Access, access
+from isolane.server.models.common import errors
 from isolane.server.routes.invocations import OUTCOMES
 
 router = APIRouter(prefix="/v1/namespaces/{ns}/scripts/{name}/tail", tags=["invocations"])
@@ -81,7 +82,15 @@ def sse_response(subscribe: AbstractAsyncContextManager[TailSubscription]) -> St
     return StreamingResponse(stream(), media_type="text/event-stream", headers=SSE_HEADERS)
 
 
-@router.get("", **access(Access.NAMESPACE))
+EVENT_STREAM = {
+    200: {
+        "description": "Server-Sent Events: `connected`, then `invocation` and `dropped` events",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    }
+}
+
+
+@router.get("", response_class=StreamingResponse, responses={**EVENT_STREAM, **errors(400)}, **access(Access.NAMESPACE))
 async def tail(
     ns: str,
     name: str,

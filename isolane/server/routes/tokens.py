@@ -5,24 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field
-
 from isolane.errors import Forbidden, NotFound
 from isolane.platform.tokens import NAMESPACE_SCOPE_PREFIX, parse_scope
 from isolane.server.access import Access, access, principal_of
+from isolane.server.models.common import Page, errors
+from isolane.server.models.tokens import CreatedToken, Token, TokenCreate, TokenDeleted
 from isolane.server.responses import JSONResponse
 
 router = APIRouter(prefix="/v1/tokens", tags=["tokens"])
 
 
-class TokenCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=200)
-    scope: str = Field(min_length=1, max_length=100, description="'admin' or 'namespace:{ns}'")
-    read_only: bool = False
-
-
-@router.post("", status_code=201, **access(Access.TOKEN))
+@router.post("", status_code=201, response_model=CreatedToken, responses=errors(400), **access(Access.TOKEN))
 async def create_token(body: TokenCreate, request: Request) -> JSONResponse:
     """Create a token (`scope` `admin` or `namespace:{ns}`); its secret is in this answer only. A namespace token may
     create tokens for its own namespace only."""
@@ -34,7 +27,7 @@ async def create_token(body: TokenCreate, request: Request) -> JSONResponse:
     return JSONResponse({**view, "token": secret}, status_code=201)
 
 
-@router.get("", **access(Access.TOKEN))
+@router.get("", response_model=Page[Token], **access(Access.TOKEN))
 async def list_tokens(request: Request) -> JSONResponse:
     """Tokens within the caller's reach (admins: all; namespace tokens: their namespace's), never their secrets."""
     principal = principal_of(request)
@@ -42,7 +35,7 @@ async def list_tokens(request: Request) -> JSONResponse:
     return JSONResponse({"items": items, "cursor": None})
 
 
-@router.delete("/{token_id}", **access(Access.TOKEN))
+@router.delete("/{token_id}", response_model=TokenDeleted, responses=errors(404), **access(Access.TOKEN))
 async def delete_token(token_id: str, request: Request) -> JSONResponse:
     """Revoke a token within the caller's reach (other servers stop accepting it within 2 s)."""
     principal = principal_of(request)

@@ -12,12 +12,18 @@ from isolane.errors import BadRequest
 from isolane.observability.usage import HOUR_MS, UsageQuery, hour_of, read_usage
 from isolane.platform.names import validate_name
 from isolane.server.access import Access, access
+from isolane.server.models.common import errors
+from isolane.server.models.usage import Usage
 from isolane.server.responses import JSONResponse
 
 router = APIRouter(prefix="/v1/namespaces/{ns}/usage", tags=["usage"])
 
 DEFAULT_RANGE_MS = 24 * HOUR_MS
 MAX_RANGE = timedelta(days=31)
+# Times are answered back rounded to whole hours; a day's margin inside what datetime can
+# show keeps that rounding from running past year 1 or 9999.
+EARLIEST = datetime(2, 1, 1, tzinfo=UTC)
+LATEST = datetime(9998, 12, 31, tzinfo=UTC)
 
 
 def parse_time(value: str, name: str) -> int:
@@ -26,6 +32,8 @@ def parse_time(value: str, name: str) -> int:
         moment = datetime.fromisoformat(value.strip())
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
+        if not EARLIEST <= moment <= LATEST:
+            raise BadRequest(f"{name} is out of range: {value[:80]!r} (years 2 to 9998)", code="invalid_time")
         return int(moment.timestamp() * 1000)
     except (ValueError, OverflowError):
         raise BadRequest(
@@ -51,7 +59,7 @@ def ceil_hour(ms: int) -> int:
     return hour_of(ms + HOUR_MS - 1)
 
 
-@router.get("", **access(Access.NAMESPACE))
+@router.get("", response_model=Usage, responses=errors(400), **access(Access.NAMESPACE))
 async def get_usage(
     ns: str,
     request: Request,

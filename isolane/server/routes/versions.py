@@ -6,48 +6,21 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query, Request, Response
 
-from isolane.platform.deployments import MAX_VERSIONS
 from isolane.server.access import Access, access
 from isolane.server.bodies import read_limited
 from isolane.server.responses import JSONResponse
-from isolane.server.routes.scripts import UPLOAD_BODY, read_upload
+from isolane.server.models.common import Page, also, errors
+from isolane.server.models.scripts import Deployment, DeploymentRequest, Version
+from isolane.server.openapi import json_body
+from isolane.server.routes.scripts import SOURCE_CONTENT, UPLOAD_BODY, UPLOAD_ERRORS, read_upload
 
 router = APIRouter(prefix="/v1/namespaces/{ns}/scripts/{name}", tags=["versions"])
 
 MAX_DEPLOYMENT_BODY = 16 * 1024
 
-DEPLOYMENT_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "required": ["versions"],
-                    "properties": {
-                        "versions": {
-                            "type": "array",
-                            "minItems": 1,
-                            "maxItems": MAX_VERSIONS,
-                            "items": {
-                                "type": "object",
-                                "required": ["version_id", "percentage"],
-                                "properties": {
-                                    "version_id": {"type": "string"},
-                                    "percentage": {"type": "number", "exclusiveMinimum": 0, "maximum": 100},
-                                },
-                            },
-                            "description": "percentages total 100",
-                        }
-                    },
-                }
-            }
-        },
-    }
-}
 
 
-@router.get("/versions", **access(Access.NAMESPACE))
+@router.get("/versions", response_model=Page[Version], responses=errors(400), **access(Access.NAMESPACE))
 async def list_versions(
     ns: str,
     name: str,
@@ -60,7 +33,13 @@ async def list_versions(
     return JSONResponse({"items": items, "cursor": next_cursor})
 
 
-@router.post("/versions", openapi_extra={**access(Access.NAMESPACE)["openapi_extra"], **UPLOAD_BODY})
+@router.post(
+    "/versions",
+    status_code=201,
+    response_model=Version,
+    responses={**also(200, Version, "The same version exists already"), **UPLOAD_ERRORS},
+    openapi_extra={**access(Access.NAMESPACE)["openapi_extra"], **UPLOAD_BODY},
+)
 async def post_version(ns: str, name: str, request: Request) -> JSONResponse:
     """Upload a new version of an existing script without deploying it (201; 200 when the
     same version exists already)."""
@@ -69,20 +48,20 @@ async def post_version(ns: str, name: str, request: Request) -> JSONResponse:
     return JSONResponse(version, status_code=201 if created else 200)
 
 
-@router.get("/versions/{version_id}", **access(Access.NAMESPACE))
+@router.get("/versions/{version_id}", response_model=Version, **access(Access.NAMESPACE))
 async def get_version(ns: str, name: str, version_id: str, request: Request) -> JSONResponse:
     """One version of the script (404 `version_not_found`)."""
     return JSONResponse(await request.app.state.services.scripts.version(ns, name, version_id))
 
 
-@router.get("/versions/{version_id}/content", **access(Access.NAMESPACE))
+@router.get("/versions/{version_id}/content", response_class=Response, responses={200: SOURCE_CONTENT}, **access(Access.NAMESPACE))
 async def get_version_content(ns: str, name: str, version_id: str, request: Request) -> Response:
     """The version's source as uploaded (raw, or multipart for several modules)."""
     content, content_type = await request.app.state.services.scripts.version_content(ns, name, version_id)
     return Response(content, media_type=content_type)
 
 
-@router.get("/deployments", **access(Access.NAMESPACE))
+@router.get("/deployments", response_model=Page[Deployment], responses=errors(400), **access(Access.NAMESPACE))
 async def list_deployments(
     ns: str,
     name: str,
@@ -95,7 +74,13 @@ async def list_deployments(
     return JSONResponse({"items": items, "cursor": next_cursor})
 
 
-@router.post("/deployments", openapi_extra={**access(Access.NAMESPACE)["openapi_extra"], **DEPLOYMENT_BODY})
+@router.post(
+    "/deployments",
+    status_code=201,
+    response_model=Deployment,
+    responses=errors(400, 409, 413),
+    openapi_extra={**access(Access.NAMESPACE)["openapi_extra"], **json_body(DeploymentRequest)},
+)
 async def post_deployment(
     ns: str,
     name: str,

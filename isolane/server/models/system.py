@@ -1,0 +1,38 @@
+"""Health, readiness and the executors' state."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from isolane.server.models.common import Closed
+
+
+class Health(Closed):
+    status: Literal["ok"]
+
+
+class Ready(Closed):
+    status: Literal["ready"]
+    executors_alive: int
+
+
+class ExecutorStats(BaseModel):
+    # An executor that does not answer shows only index, pid, in_flight and alive.
+    model_config = ConfigDict(extra="allow")
+    index: int
+    pid: int | None
+    in_flight: int
+    alive: bool
+    idle_isolates: int | None = None
+    spare_isolates: int | None = None
+    running: int | None = None
+    evictions: int | None = None
+    rss_bytes: int | None = None
+
+
+class Executors(Closed):
+    items: list[ExecutorStats]
+    restarts: int = Field(description="Executors replaced since start")
+    cursor: None
