@@ -13,6 +13,8 @@ from fastapi import Depends, FastAPI
 
 from isolane import __version__
 from isolane.config import Settings
+from isolane.dashboard import SESSION_KEY_PURPOSE
+from isolane.dashboard import router as dashboard_router
 from isolane.observability.records import RecordStore, RecordSweeper
 from isolane.platform.egress import EgressPolicy, parse_allow_list
 from isolane.platform.fetcher import Fetcher  # also registers the fetch operation
@@ -38,7 +40,7 @@ from isolane.server.routes import secrets as secrets_routes
 from isolane.server.services import Services
 from isolane.store.blobs import FileBlobStore
 from isolane.store.database import Database
-from isolane.store.sealing import Sealer, load_key
+from isolane.store.sealing import Sealer, derive_key, load_key
 
 log = logging.getLogger("isolane")
 
@@ -54,7 +56,8 @@ async def start_services(settings: Settings) -> Services:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.resolved_database_url)
     await db.migrate()
-    sealer = await _secrets_sealer(settings, db)
+    secrets_key = await _secrets_key(settings, db)
+    sealer = Sealer(secrets_key)
     blobs = FileBlobStore(settings.data_dir)
     token_service = TokenService(db, settings.token_cache_seconds)
     namespace_service = NamespaceService(db)
@@ -109,22 +112,23 @@ async def start_services(settings: Settings) -> Services:
             max_per_script=settings.records_max_per_script,
             period_seconds=settings.records_sweep_seconds,
         ),
+        session_key=derive_key(secrets_key, SESSION_KEY_PURPOSE),
     )
     services.scheduler.start()
     services.sweeper.start()
     return services
 
 
-async def _secrets_sealer(settings: Settings, db: Database) -> Sealer:
+async def _secrets_key(settings: Settings, db: Database) -> bytes:
     """The secrets key (configured, or the data dir's), checked against what is stored."""
     try:
-        sealer = Sealer(load_key(settings.secrets_key, settings.data_dir))
-        await check_stored_keys(db, sealer)
+        key = load_key(settings.secrets_key, settings.data_dir)
+        await check_stored_keys(db, Sealer(key))
     except ValueError as exc:
         log.error("cannot start: %s", exc)
         await db.close()
         raise SystemExit(f"isolane: {exc}") from None
-    return sealer
+    return key
 
 
 async def stop_services(services: Services) -> None:
@@ -159,6 +163,7 @@ def create_app(settings: Settings) -> FastAPI:
     for module in (health, tokens, namespaces, scripts, versions, secrets_routes, schedules_routes, seed, invocations, system, kv, usage):
         app.include_router(module.router)
     app.include_router(invocations.script_router)
+    app.include_router(dashboard_router)
     document_invocation(app)
     return app
 
