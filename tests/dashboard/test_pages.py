@@ -297,3 +297,31 @@ def test_unknown_pages_and_static_files(server: Server, visitor: Visitor) -> Non
     assert ".code" in css.text  # the highlighting rules come with it
     assert visitor.get("/dashboard/static/../app.py").status_code == 404
     assert httpx.get(f"{server.url}/openapi.json").json()["paths"].keys().isdisjoint({"/dashboard", "/dashboard/login"})
+
+
+# ---- live tail
+
+
+def test_the_tail_stream_follows_the_session_cookie(server: Server, visitor: Visitor) -> None:
+    page = visitor.get(f"/dashboard/namespaces/{NS_A}/scripts/echo/tail?outcome=exception")
+    assert page.status_code == 200
+    events_url = re.search(r'data-events="([^"]+)"', page.text).group(1)
+    assert events_url == f"/dashboard/namespaces/{NS_A}/scripts/echo/tail/events?outcome=exception"
+    assert visitor.get(f"/dashboard/namespaces/{NS_A}/scripts/echo/tail?sample=2").status_code == 400
+    assert Visitor(server).get(events_url).status_code == 303  # no session, no stream
+    headers = {"cookie": f"isolane_session={visitor.cookies['isolane_session']}"}
+    with httpx.stream("GET", server.url + events_url, headers=headers, timeout=20) as stream:
+        assert stream.status_code == 200
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        lines = stream.iter_lines()
+        assert next(lines) == "event: connected"
+        assert '"outcomes":["exception"]' in next(lines)
+        httpx.get(f"{server.url}/v1/namespaces/{NS_A}/scripts/echo/invoke/fine")  # filtered out
+        failed = httpx.get(f"{server.url}/v1/namespaces/{NS_A}/scripts/echo/invoke/boom").headers["x-isolane-invocation"]
+        received = []
+        for line in lines:
+            received.append(line)
+            if line.startswith("data: "):
+                break
+        assert received[:2] == ["event: invocation", f"id: {failed}"]
+        assert '"outcome":"exception"' in received[-1]
