@@ -16,6 +16,7 @@ from isolane.config import Settings
 from isolane.dashboard import SESSION_KEY_PURPOSE
 from isolane.dashboard import router as dashboard_router
 from isolane.observability.records import RecordStore, RecordSweeper
+from isolane.observability.tail import TailHub
 from isolane.platform.egress import EgressPolicy, parse_allow_list
 from isolane.platform.fetcher import Fetcher  # also registers the fetch operation
 from isolane.platform import dispatch, kv_calls  # noqa: F401 - register the dispatch.* and kv.* server operations
@@ -34,7 +35,7 @@ from isolane.server.errors import install_error_handlers
 from isolane.server.responses import JSONResponse
 from isolane.server.gateway import InvocationGateway
 from isolane.server.openapi import document_invocation
-from isolane.server.routes import health, invocations, kv, namespaces, scripts, seed, system, tokens, usage, versions
+from isolane.server.routes import health, invocations, kv, namespaces, scripts, seed, system, tail, tokens, usage, versions
 from isolane.server.routes import schedules as schedules_routes
 from isolane.server.routes import secrets as secrets_routes
 from isolane.server.services import Services
@@ -112,6 +113,7 @@ async def start_services(settings: Settings) -> Services:
             max_per_script=settings.records_max_per_script,
             period_seconds=settings.records_sweep_seconds,
         ),
+        tail=TailHub(db, records),
         session_key=derive_key(secrets_key, SESSION_KEY_PURPOSE),
     )
     services.scheduler.start()
@@ -132,6 +134,7 @@ async def _secrets_key(settings: Settings, db: Database) -> bytes:
 
 
 async def stop_services(services: Services) -> None:
+    services.tail.close()
     await services.scheduler.stop()  # no new cron ticks; started ones finish
     await services.sweeper.stop()
     if services.background:  # let waitUntil work finish (each is bounded by its wall clock)
@@ -160,7 +163,7 @@ def create_app(settings: Settings) -> FastAPI:
         default_response_class=JSONResponse,
     )
     install_error_handlers(app)
-    for module in (health, tokens, namespaces, scripts, versions, secrets_routes, schedules_routes, seed, invocations, system, kv, usage):
+    for module in (health, tokens, namespaces, scripts, versions, secrets_routes, schedules_routes, seed, invocations, tail, system, kv, usage):
         app.include_router(module.router)
     app.include_router(invocations.script_router)
     app.include_router(dashboard_router)

@@ -8,6 +8,7 @@ from typing import Any
 
 from isolane.config import Settings
 from isolane.observability.records import RecordStore, RecordSweeper
+from isolane.observability.tail import TailHub
 from isolane.platform.fetcher import Fetcher
 from isolane.platform.kv import KVService
 from isolane.platform.namespaces import NamespaceService
@@ -42,6 +43,7 @@ class Services:
     schedules: ScheduleService  # cron triggers
     scheduler: Scheduler  # this server's background task that runs due cron ticks
     sweeper: RecordSweeper  # retention of invocation records, in the background
+    tail: TailHub  # live tail subscriptions
     session_key: bytes = field(repr=False)  # signs dashboard sessions (derived from the secrets key)
     # Invocations still running after their response was sent (ctx.waitUntil).
     background: set[asyncio.Task[Any]] = field(default_factory=set)
