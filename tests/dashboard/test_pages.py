@@ -320,7 +320,8 @@ def test_the_tail_stream_follows_the_session_cookie(server: Server, visitor: Vis
         failed = httpx.get(f"{server.url}/v1/namespaces/{NS_A}/scripts/echo/invoke/boom").headers["x-isolane-invocation"]
         received = []
         for line in lines:
-            received.append(line)
+            if line:
+                received.append(line)
             if line.startswith("data: "):
                 break
         assert received[:2] == ["event: invocation", f"id: {failed}"]
