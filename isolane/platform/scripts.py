@@ -644,6 +644,13 @@ class ScriptService:
             row = await self._version_row(conn, namespace, name, version_id)
         return await self._content(orjson.loads(row.metadata))
 
+    async def version_modules(self, namespace: str, name: str, version_id: str) -> list[tuple[str, str, bytes]]:
+        """A version's modules as (name, type, source), in upload order."""
+        async with self._db.connect() as conn:
+            row = await self._version_row(conn, namespace, name, version_id)
+        modules = orjson.loads(row.metadata).get("modules", [])
+        return [(module["name"], module["type"], await self._blobs.get(module["blob"])) for module in modules]
+
     async def _version_row(self, conn: AsyncConnection, namespace: str, name: str, version_id: str) -> Any:
         await self.require(conn, namespace, name)
         row = (

@@ -118,6 +118,16 @@ class TokenService:
         async with self._db.connect() as conn:
             return [token_view(row) for row in (await conn.execute(query))]
 
+    async def principal_by_id(self, token_id: str) -> tuple[Principal, str] | None:
+        """The token's principal and secret hash, read from the store every time (no cache):
+        for sessions that refer to a token by id and must end when it is deleted or its
+        secret replaced."""
+        async with self._db.connect() as conn:
+            row = (await conn.execute(select(tokens).where(tokens.c.id == token_id))).first()
+        if row is None:
+            return None
+        return Principal(row.id, row.name, row.scope, bool(row.read_only)), row.secret_hash
+
     async def get(self, token_id: str) -> dict[str, Any] | None:
         async with self._db.connect() as conn:
             row = (await conn.execute(select(tokens).where(tokens.c.id == token_id))).first()

@@ -13,6 +13,8 @@ from fastapi import Depends, FastAPI
 
 from isolane import __version__
 from isolane.config import Settings
+from isolane.dashboard import SESSION_KEY_PURPOSE
+from isolane.dashboard import router as dashboard_router
 from isolane.observability.records import RecordStore, RecordSweeper
 from isolane.observability.tail import TailHub
 from isolane.platform.egress import EgressPolicy, parse_allow_list
@@ -39,7 +41,7 @@ from isolane.server.routes import secrets as secrets_routes
 from isolane.server.services import Services
 from isolane.store.blobs import FileBlobStore
 from isolane.store.database import Database
-from isolane.store.sealing import Sealer, load_key
+from isolane.store.sealing import Sealer, derive_key, load_key
 
 log = logging.getLogger("isolane")
 
@@ -55,7 +57,8 @@ async def start_services(settings: Settings) -> Services:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.resolved_database_url)
     await db.migrate()
-    sealer = await _secrets_sealer(settings, db)
+    secrets_key = await _secrets_key(settings, db)
+    sealer = Sealer(secrets_key)
     blobs = FileBlobStore(settings.data_dir)
     token_service = TokenService(db, settings.token_cache_seconds)
     namespace_service = NamespaceService(db)
@@ -111,22 +114,23 @@ async def start_services(settings: Settings) -> Services:
             period_seconds=settings.records_sweep_seconds,
         ),
         tail=TailHub(db, records),
+        session_key=derive_key(secrets_key, SESSION_KEY_PURPOSE),
     )
     services.scheduler.start()
     services.sweeper.start()
     return services
 
 
-async def _secrets_sealer(settings: Settings, db: Database) -> Sealer:
+async def _secrets_key(settings: Settings, db: Database) -> bytes:
     """The secrets key (configured, or the data dir's), checked against what is stored."""
     try:
-        sealer = Sealer(load_key(settings.secrets_key, settings.data_dir))
-        await check_stored_keys(db, sealer)
+        key = load_key(settings.secrets_key, settings.data_dir)
+        await check_stored_keys(db, Sealer(key))
     except ValueError as exc:
         log.error("cannot start: %s", exc)
         await db.close()
         raise SystemExit(f"isolane: {exc}") from None
-    return sealer
+    return key
 
 
 async def stop_services(services: Services) -> None:
@@ -162,6 +166,7 @@ def create_app(settings: Settings) -> FastAPI:
     for module in (health, tokens, namespaces, scripts, versions, secrets_routes, schedules_routes, seed, invocations, tail, system, kv, usage):
         app.include_router(module.router)
     app.include_router(invocations.script_router)
+    app.include_router(dashboard_router)
     complete_document(app)
     return app
 

@@ -44,5 +44,6 @@ class Services:
     scheduler: Scheduler  # this server's background task that runs due cron ticks
     sweeper: RecordSweeper  # retention of invocation records, in the background
     tail: TailHub  # live tail subscriptions
+    session_key: bytes = field(repr=False)  # signs dashboard sessions (derived from the secrets key)
     # Invocations still running after their response was sent (ctx.waitUntil).
     background: set[asyncio.Task[Any]] = field(default_factory=set)

@@ -92,6 +92,13 @@ class Sealer:
             raise SealError("a stored secret does not decrypt: it was damaged or moved from another script or name") from None
 
 
+def derive_key(key: bytes, purpose: str) -> bytes:
+    """A 32-byte key for another purpose (e.g. signing dashboard sessions), derived from
+    the secrets key: servers that share the secrets key share it, and it reveals nothing
+    of the secrets key."""
+    return hmac.new(key, b"isolane derived key: " + purpose.encode("ascii"), hashlib.sha256).digest()
+
+
 def sealed_key_id(sealed: bytes) -> bytes:
     return bytes(sealed[len(FORMAT) : HEADER_BYTES])
 
