@@ -10,7 +10,6 @@ from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -19,7 +18,7 @@ OUTCOME_STYLES = {"ok": "green", "exception": "red", "canceled": "yellow"}
 
 
 def jsonable(value: Any) -> Any:
-    if isinstance(value, BaseModel):
+    if hasattr(value, "model_dump"):  # a pydantic model of the client
         return value.model_dump(mode="json")
     if isinstance(value, list | tuple):
         return [jsonable(item) for item in value]

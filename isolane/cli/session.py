@@ -52,14 +52,17 @@ class Session:
 
 
 def _given(ctx: typer.Context | None, name: str) -> tuple[Any, str] | None:
-    """The option's value and where it came from, if the flag or its variable set it."""
+    """The option's value and where it came from, if a flag (after the command or before
+    it: `isolane --url U ls`) or its environment variable set it; a flag wins."""
+    contexts = []
     while ctx is not None:
-        value = ctx.params.get(name)
-        source = getattr(ctx.get_parameter_source(name), "name", None)
-        if value not in (None, False) and source in ("COMMANDLINE", "ENVIRONMENT"):
-            where = f"--{name.replace('_output', '')}" if source == "COMMANDLINE" else _ENV_NAMES.get(name, name)
-            return value, where
-        ctx = ctx.parent  # type: ignore[assignment]  # the group's options (`isolane --url U ls`)
+        contexts.append(ctx)
+        ctx = ctx.parent  # type: ignore[assignment]
+    for wanted in ("COMMANDLINE", "ENVIRONMENT"):
+        for context in contexts:
+            value = context.params.get(name)
+            if value not in (None, False) and getattr(context.get_parameter_source(name), "name", None) == wanted:
+                return value, f"--{name.removesuffix('_output')}" if wanted == "COMMANDLINE" else _ENV_NAMES.get(name, name)
     return None
 
 

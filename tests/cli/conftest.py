@@ -32,6 +32,7 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
     env["HOME"] = str(tmp_path / "home")
     env.pop("XDG_CONFIG_HOME", None)
     env["NO_COLOR"] = "1"
+    env["COLUMNS"] = "200"
     return env
 
 
