@@ -68,7 +68,7 @@ class Output:
             return
         table = Table(title=title, header_style="bold", title_justify="left")
         for column in columns:
-            table.add_column(column)
+            table.add_column(column, overflow="fold")  # ids stay whole, folded if need be
         for row in cells:
             table.add_row(*(escape(cell) for cell in row))
         self.stdout.print(table)
