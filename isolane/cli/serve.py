@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import logging
 import os
 import socket
 from pathlib import Path
@@ -26,6 +25,7 @@ from isolane.config import (
 from isolane.sandbox.limits import Limits
 from isolane.sandbox.supervisor import default_executor_count
 from isolane.store.sealing import KEY_FILE, parse_key
+
 
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
@@ -134,6 +134,13 @@ def serve(
         ),
     ] = DEFAULT_RECORDS_SWEEP_SECONDS,
     log_level: Annotated[str, typer.Option(envvar="ISOLANE_LOG_LEVEL", help="debug, info, warning or error.")] = "info",
+    log_format: Annotated[
+        str,
+        typer.Option(
+            envvar="ISOLANE_LOG_FORMAT",
+            help="Server logs: json (one object per line), text (readable), or auto (text on a terminal, else json).",
+        ),
+    ] = "auto",
 ) -> None:
     """Start the server on the embedded default: SQLite and files under --data-dir.
 
@@ -144,11 +151,12 @@ def serve(
     else DATA_DIR/secrets.key, generated on the first start). Several servers sharing a
     database must all be given the same key.
     """
-    import uvicorn
-
+    from isolane.observability.logs import FORMATS
     from isolane.platform.egress import parse_allow_list
-    from isolane.server.app import create_server_app
+    from isolane.server.serving import run
 
+    if log_format not in FORMATS:
+        raise typer.BadParameter(f"one of {', '.join(FORMATS)}", param_hint="--log-format")
     try:
         parse_allow_list(egress_allow)
     except ValueError as exc:
@@ -183,17 +191,7 @@ def serve(
         records_max_per_script=records_max_per_script,
         records_sweep_seconds=records_sweep_seconds,
     )
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    uvicorn.run(
-        create_server_app(settings),
-        host=host,
-        port=port,
-        loop="uvloop",
-        http="httptools",
-        log_level=log_level.lower(),
-        access_log=False,
-        timeout_graceful_shutdown=10,
-    )
+    run(settings, log_level=log_level, log_format=log_format)
 
 
 def version() -> None:

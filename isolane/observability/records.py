@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,7 +57,7 @@ class InvocationRecord:
     started_at: int = field(default_factory=now_ms)
     id: str = field(default_factory=new_record_id)
 
-    def to_row(self) -> dict[str, Any]:
+    def to_row(self, stored_at: int | None = None, instance: str | None = None) -> dict[str, Any]:
         return {
             "id": self.id,
             "namespace": self.namespace,
@@ -71,12 +72,22 @@ class InvocationRecord:
             "subrequests": self.subrequests,
             "logs": orjson.dumps(self.logs).decode(),
             "error": orjson.dumps(self.error).decode() if self.error is not None else None,
+            "stored_at": stored_at,
+            "instance": instance,
         }
+
+    def view(self) -> dict[str, Any]:
+        """The record as the API shows it, without a trip through the database."""
+        return _view(self, self.logs, self.error)
 
 
 class RecordStore:
     def __init__(self, db: Database) -> None:
         self._db = db
+        # Tells this server's records from other servers' in the shared store (live tail).
+        self.instance = secrets.token_hex(8)
+        # Called with each record as it is submitted (the live tail); must not block.
+        self.listeners: list[Callable[[InvocationRecord], None]] = []
         self._queue: asyncio.Queue[InvocationRecord] = asyncio.Queue(MAX_QUEUE)
         self._task: asyncio.Task[None] | None = None
         self._batch: list[InvocationRecord] = []  # taken from the queue, not yet written
@@ -88,6 +99,8 @@ class RecordStore:
         self._task = asyncio.create_task(self._run(), name="record-writer")
 
     def submit(self, record: InvocationRecord) -> None:
+        for listener in self.listeners:
+            listener(record)
         try:
             self._queue.put_nowait(record)
         except asyncio.QueueFull:
@@ -113,7 +126,8 @@ class RecordStore:
                 # statement's per-row parameter processing was a visible cost.
                 if self._insert is None:
                     self._insert = insert(invocations).compile(dialect=conn.dialect)
-                rows = [record.to_row() for record in batch]
+                stored_at = now_ms()
+                rows = [record.to_row(stored_at, self.instance) for record in batch]
                 order = self._insert.positiontup
                 params = [tuple(row[name] for name in order) for row in rows] if self._insert.positional and order else rows
                 await conn.exec_driver_sql(str(self._insert), params)
@@ -264,28 +278,32 @@ class RecordSweeper:
 
 
 def record_view(row: Any) -> dict[str, Any]:
-    """A record as the API shows it (`GET /v1/invocations/{id}` and the per-script listing).
+    """A record as the API shows it (`GET /v1/invocations/{id}`, the per-script listing and
+    the live tail).
 
     `logs` are the console entries, `{"level", "message", "time"}` (`time` in epoch ms),
     already truncated by the runtime at the documented sizes (README, Limits: 1,000
     entries, 256 Ki characters, 16 Ki per message, then one "truncated" entry). `error`
     is null or `{"name", "message", "stack"}` (`stack` may be null).
     """
-    error = orjson.loads(row.error) if row.error else None
+    return _view(row, orjson.loads(row.logs), orjson.loads(row.error) if row.error else None)
+
+
+def _view(source: Any, logs: list[dict[str, Any]], error: Any) -> dict[str, Any]:
     if isinstance(error, dict):
         error = {"name": error.get("name"), "message": error.get("message"), "stack": error.get("stack"), **error}
     return {
-        "id": row.id,
-        "namespace": row.namespace,
-        "script": row.script,
-        "version": row.version,
-        "trigger": row.trigger,
-        "started_at": to_iso(row.started_at),
-        "outcome": row.outcome,
-        "status": row.status,
-        "cpu_ms": row.cpu_ms,
-        "wall_ms": row.wall_ms,
-        "subrequests": row.subrequests,
-        "logs": orjson.loads(row.logs),
+        "id": source.id,
+        "namespace": source.namespace,
+        "script": source.script,
+        "version": source.version,
+        "trigger": source.trigger,
+        "started_at": to_iso(source.started_at),
+        "outcome": source.outcome,
+        "status": source.status,
+        "cpu_ms": source.cpu_ms,
+        "wall_ms": source.wall_ms,
+        "subrequests": source.subrequests,
+        "logs": logs,
         "error": error,
     }

@@ -14,6 +14,7 @@ from fastapi import Depends, FastAPI
 from isolane import __version__
 from isolane.config import Settings
 from isolane.observability.records import RecordStore, RecordSweeper
+from isolane.observability.tail import TailHub
 from isolane.platform.egress import EgressPolicy, parse_allow_list
 from isolane.platform.fetcher import Fetcher  # also registers the fetch operation
 from isolane.platform import dispatch, kv_calls  # noqa: F401 - register the dispatch.* and kv.* server operations
@@ -32,7 +33,7 @@ from isolane.server.errors import install_error_handlers
 from isolane.server.responses import JSONResponse
 from isolane.server.gateway import InvocationGateway
 from isolane.server.openapi import document_invocation
-from isolane.server.routes import health, invocations, kv, namespaces, scripts, seed, system, tokens, usage, versions
+from isolane.server.routes import health, invocations, kv, namespaces, scripts, seed, system, tail, tokens, usage, versions
 from isolane.server.routes import schedules as schedules_routes
 from isolane.server.routes import secrets as secrets_routes
 from isolane.server.services import Services
@@ -109,6 +110,7 @@ async def start_services(settings: Settings) -> Services:
             max_per_script=settings.records_max_per_script,
             period_seconds=settings.records_sweep_seconds,
         ),
+        tail=TailHub(db, records),
     )
     services.scheduler.start()
     services.sweeper.start()
@@ -128,6 +130,7 @@ async def _secrets_sealer(settings: Settings, db: Database) -> Sealer:
 
 
 async def stop_services(services: Services) -> None:
+    services.tail.close()
     await services.scheduler.stop()  # no new cron ticks; started ones finish
     await services.sweeper.stop()
     if services.background:  # let waitUntil work finish (each is bounded by its wall clock)
@@ -156,7 +159,7 @@ def create_app(settings: Settings) -> FastAPI:
         default_response_class=JSONResponse,
     )
     install_error_handlers(app)
-    for module in (health, tokens, namespaces, scripts, versions, secrets_routes, schedules_routes, seed, invocations, system, kv, usage):
+    for module in (health, tokens, namespaces, scripts, versions, secrets_routes, schedules_routes, seed, invocations, tail, system, kv, usage):
         app.include_router(module.router)
     app.include_router(invocations.script_router)
     document_invocation(app)

@@ -134,6 +134,9 @@ async def request_body(scope: Scope, receive: Receive, limit: int) -> tuple[byte
     return None, rest()
 
 
+INVOCATION_SCOPE_KEY = "isolane.invocation"
+
+
 class InvocationGateway:
     """ASGI middleware: invocations are served here, everything else goes on to `app`."""
 
@@ -156,6 +159,12 @@ class InvocationGateway:
         if target is None:
             await self.app(scope, receive, send)
             return
+        # For the access log (server/request_log.py): an invocation, not a path to log.
+        scope[INVOCATION_SCOPE_KEY] = (
+            f"{target.namespace}/{target.script}"
+            if DNS_LABEL.fullmatch(target.namespace) and DNS_LABEL.fullmatch(target.script)
+            else "-"
+        )
         try:
             await self._invoke(target, scope, receive, send)
         except IsolaneError as exc:

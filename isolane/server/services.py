@@ -8,6 +8,7 @@ from typing import Any
 
 from isolane.config import Settings
 from isolane.observability.records import RecordStore, RecordSweeper
+from isolane.observability.tail import TailHub
 from isolane.platform.fetcher import Fetcher
 from isolane.platform.kv import KVService
 from isolane.platform.namespaces import NamespaceService
@@ -42,5 +43,6 @@ class Services:
     schedules: ScheduleService  # cron triggers
     scheduler: Scheduler  # this server's background task that runs due cron ticks
     sweeper: RecordSweeper  # retention of invocation records, in the background
+    tail: TailHub  # live tail subscriptions
     # Invocations still running after their response was sent (ctx.waitUntil).
     background: set[asyncio.Task[Any]] = field(default_factory=set)

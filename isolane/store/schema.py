@@ -86,8 +86,13 @@ invocations = Table(
     Column("logs", Text, nullable=False, server_default="[]"),
     Column("error", Text, nullable=True),
     Column("subrequests", Integer, nullable=False, server_default="0"),
+    # When (epoch ms) and by which server the record was written: the live tail of other
+    # servers finds records by these (ids sort by start, not by completion).
+    Column("stored_at", BigInteger, nullable=True),
+    Column("instance", String(32), nullable=True),
     Index("ix_invocations_script", "namespace", "script", "started_at"),
     Index("ix_invocations_script_id", "namespace", "script", "id"),
+    Index("ix_invocations_tail", "namespace", "script", "stored_at"),
 )
 
 kv_namespaces = Table(

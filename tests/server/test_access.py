@@ -27,6 +27,7 @@ EXPECTED = {
     ("POST", "/execute"): "seed",
     ("GET", "/v1/invocations/{invocation_id}"): "token",
     ("GET", "/v1/namespaces/{ns}/scripts/{name}/invocations"): "namespace",
+    ("GET", "/v1/namespaces/{ns}/scripts/{name}/tail"): "namespace",
     ("GET", "/v1/system/executors"): "admin",
     ("PUT", "/v1/namespaces/{ns}/scripts/{name}"): "namespace",
     ("GET", "/v1/namespaces/{ns}/scripts"): "namespace",

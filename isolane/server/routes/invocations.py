@@ -26,6 +26,7 @@ RECORD_ID = re.compile(r"[0-9a-f]{32}")
 
 @router.get("/{invocation_id}", **access(Access.TOKEN))
 async def get_invocation(invocation_id: str, request: Request) -> JSONResponse:
+    """One invocation record: outcome, status, timings, subrequests, logs, error."""
     record = await request.app.state.services.records.get(invocation_id)
     if record is None or not principal_of(request).covers(record["namespace"]):
         raise NotFound(f"invocation {invocation_id[:80]!r} not found", code="invocation_not_found")
@@ -38,7 +39,7 @@ async def list_invocations(
     name: str,
     request: Request,
     outcome: str | None = Query(None, max_length=32, description="only this outcome: " + ", ".join(sorted(OUTCOMES))),
-    trigger: str | None = Query(None, max_length=32, description="only this trigger, e.g. fetch, scheduled"),
+    trigger: str | None = Query(None, max_length=32, description="only this trigger: fetch, dispatch, outbound, cron or execute (seed)"),
     since: str | None = Query(None, max_length=64, description="ISO 8601, inclusive: records started at or after"),
     until: str | None = Query(None, max_length=64, description="ISO 8601, exclusive: records started before"),
     limit: str | None = Query(None, max_length=16, description=f"records per page, 1-{MAX_LIMIT} (default {DEFAULT_LIMIT})"),

@@ -84,6 +84,7 @@ async def list_kv_namespaces(
 
 @router.get("/{namespace_id}", **access(Access.TOKEN))
 async def get_kv_namespace(namespace_id: str, request: Request) -> JSONResponse:
+    """One KV namespace (404 `kv_namespace_not_found` outside the caller's reach)."""
     return JSONResponse(await _reachable(request, namespace_id))
 
 

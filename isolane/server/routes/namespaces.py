@@ -37,6 +37,7 @@ _SETTINGS_BODY = {
 
 @router.get("", **access(Access.TOKEN))
 async def list_namespaces(request: Request) -> JSONResponse:
+    """Namespaces the caller may see: all for admins, its own for a namespace token."""
     principal = principal_of(request)
     only = None if principal.is_admin else principal.namespace
     items = await request.app.state.services.namespaces.list(only)
@@ -64,11 +65,14 @@ async def put_namespace(ns: str, request: Request) -> JSONResponse:
 
 @router.get("/{ns}", **access(Access.NAMESPACE))
 async def get_namespace(ns: str, request: Request) -> JSONResponse:
+    """The namespace: `script_count`, `limits`, `quotas`, `dispatcher`, `outbound` (404 for a token that does not
+    cover it)."""
     return JSONResponse(await request.app.state.services.namespaces.get(ns))
 
 
 @router.delete("/{ns}", **access(Access.ADMIN))
 async def delete_namespace(ns: str, request: Request) -> JSONResponse:
+    """Delete the namespace with its scripts and tokens (`default` is protected: 409)."""
     services = request.app.state.services
     await services.namespaces.delete(ns)
     await services.tokens.delete_for_namespace(ns)

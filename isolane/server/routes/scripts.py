@@ -64,6 +64,8 @@ async def list_scripts(
     cursor: str | None = Query(None, max_length=63),
     tags: str | None = Query(None, max_length=2000, description=TAGS_FILTER),
 ) -> JSONResponse:
+    """The namespace's scripts, `{"items", "cursor"}`; `tags` filters as in Cloudflare (`tag`, `tag:yes`, `tag:no`,
+    comma-separated, all must hold)."""
     items, next_cursor = await request.app.state.services.scripts.list(ns, limit, cursor, tags)
     return JSONResponse({"items": items, "cursor": next_cursor})
 
@@ -79,6 +81,7 @@ async def delete_scripts(
 
 @router.get("/{name}", **access(Access.NAMESPACE))
 async def get_script(ns: str, name: str, request: Request) -> JSONResponse:
+    """The script's deployed version: format, handlers, modules, binding names, tags, limits."""
     return JSONResponse(await request.app.state.services.scripts.get(ns, name))
 
 
@@ -91,6 +94,7 @@ async def get_script_content(ns: str, name: str, request: Request) -> Response:
 
 @router.delete("/{name}", **access(Access.NAMESPACE))
 async def delete_script(ns: str, name: str, request: Request) -> JSONResponse:
+    """Delete the script with its versions, deployments, secrets and schedules; it stops serving at once."""
     await request.app.state.services.scripts.delete(ns, name)
     return JSONResponse({"namespace": ns, "name": name, "deleted": True})
 
@@ -105,6 +109,7 @@ TAGS_BODY = {
 
 @router.get("/{name}/tags", **access(Access.NAMESPACE))
 async def get_tags(ns: str, name: str, request: Request) -> JSONResponse:
+    """The script's tags."""
     return JSONResponse({"items": await request.app.state.services.scripts.tags(ns, name), "cursor": None})
 
 

@@ -19,9 +19,24 @@ router = APIRouter(tags=["seed"])
 
 MAX_EXECUTE_BODY = 64 * 1024
 HEX = frozenset("0123456789abcdef")
+UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"text/plain": {"schema": {"type": "string", "description": "JavaScript source (UTF-8)"}}},
+    }
+}
+EXECUTE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "text/plain": {"schema": {"type": "string", "description": "The id `POST /upload` answered"}},
+            "application/json": {"schema": {"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}}}},
+        },
+    }
+}
 
 
-@router.post("/upload", status_code=201, **access(Access.SEED))
+@router.post("/upload", status_code=201, openapi_extra={**access(Access.SEED)["openapi_extra"], **UPLOAD_BODY})
 async def upload(request: Request) -> JSONResponse:
     """Store the body (JavaScript source) and return its content-derived id."""
     services = request.app.state.services
@@ -52,7 +67,7 @@ def _requested_id(body: bytes, content_type: str) -> str:
     return text
 
 
-@router.post("/execute", **access(Access.SEED))
+@router.post("/execute", openapi_extra={**access(Access.SEED)["openapi_extra"], **EXECUTE_BODY})
 async def execute(request: Request) -> JSONResponse:
     """Run a stored script once and return its completion value, logs and outcome."""
     services = request.app.state.services

@@ -12,5 +12,6 @@ router = APIRouter(prefix="/v1/system", tags=["system"])
 
 @router.get("/executors", **access(Access.ADMIN))
 async def executors(request: Request) -> JSONResponse:
+    """The executor processes: their isolates, memory and restarts."""
     supervisor = request.app.state.services.supervisor
     return JSONResponse({"items": await supervisor.stats(), "restarts": supervisor.restarts, "cursor": None})

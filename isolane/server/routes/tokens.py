@@ -24,6 +24,8 @@ class TokenCreate(BaseModel):
 
 @router.post("", status_code=201, **access(Access.TOKEN))
 async def create_token(body: TokenCreate, request: Request) -> JSONResponse:
+    """Create a token (`scope` `admin` or `namespace:{ns}`); its secret is in this answer only. A namespace token may
+    create tokens for its own namespace only."""
     principal = principal_of(request)
     scope = parse_scope(body.scope)
     if not principal.is_admin and scope != NAMESPACE_SCOPE_PREFIX + (principal.namespace or ""):
@@ -34,6 +36,7 @@ async def create_token(body: TokenCreate, request: Request) -> JSONResponse:
 
 @router.get("", **access(Access.TOKEN))
 async def list_tokens(request: Request) -> JSONResponse:
+    """Tokens within the caller's reach (admins: all; namespace tokens: their namespace's), never their secrets."""
     principal = principal_of(request)
     items = await request.app.state.services.tokens.list(None if principal.is_admin else principal.namespace)
     return JSONResponse({"items": items, "cursor": None})
@@ -41,6 +44,7 @@ async def list_tokens(request: Request) -> JSONResponse:
 
 @router.delete("/{token_id}", **access(Access.TOKEN))
 async def delete_token(token_id: str, request: Request) -> JSONResponse:
+    """Revoke a token within the caller's reach (other servers stop accepting it within 2 s)."""
     principal = principal_of(request)
     tokens = request.app.state.services.tokens
     token: dict[str, Any] | None = await tokens.get(token_id)

@@ -71,6 +71,7 @@ async def post_version(ns: str, name: str, request: Request) -> JSONResponse:
 
 @router.get("/versions/{version_id}", **access(Access.NAMESPACE))
 async def get_version(ns: str, name: str, version_id: str, request: Request) -> JSONResponse:
+    """One version of the script (404 `version_not_found`)."""
     return JSONResponse(await request.app.state.services.scripts.version(ns, name, version_id))
 
 

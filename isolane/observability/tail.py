@@ -1,0 +1,202 @@
+"""Live tail: each invocation record, as it completes, to whoever watches its script.
+
+Records of this server reach subscribers the moment they are submitted (`RecordStore`
+listeners). Records written by other servers sharing the store are found by polling it,
+only while someone watches, by the time they were stored (`stored_at`) and the server that
+stored them (`instance`): ids sort by start, and a long invocation completes after shorter
+ones that started later.
+
+A subscriber never slows an invocation: each has a bounded buffer, and what does not fit
+is dropped and counted; the subscriber is told how many before its next record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections import deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+
+from isolane.clock import now_ms
+from isolane.observability.records import InvocationRecord, RecordStore, record_view
+from isolane.store.database import Database
+from isolane.store.schema import invocations
+
+log = logging.getLogger(__name__)
+
+BUFFER = 256  # records held per subscriber before it drops
+POLL_SECONDS = 0.5  # how often the store is read for other servers' records
+# Records become visible some time after their `stored_at` (the writer's transaction, and
+# clocks of servers that differ a little): each poll looks back this far, skipping the
+# ids it has already delivered.
+LOOKBACK_MS = 5_000
+
+
+@dataclass(slots=True, frozen=True)
+class TailEvent:
+    kind: str  # "invocation" | "dropped"
+    data: dict[str, Any]
+    id: str | None = None  # the record's id, for invocations
+
+
+class TailSubscription:
+    """One watcher of one script: an async iterator of `TailEvent`s."""
+
+    def __init__(self, namespace: str, script: str, outcomes: frozenset[str] | None, sample: float) -> None:
+        self.namespace = namespace
+        self.script = script
+        self.outcomes = outcomes
+        self.sample = sample
+        self.dropped = 0  # in all
+        self._unreported = 0  # dropped since the last `dropped` event
+        self._buffer: deque[dict[str, Any]] = deque()
+        self._ready = asyncio.Event()
+        self.closed = False
+
+    def offer(self, view: dict[str, Any]) -> None:
+        """Take a record's view if it matches and fits; never blocks."""
+        if self.outcomes is not None and view["outcome"] not in self.outcomes:
+            return
+        if self.sample < 1.0 and random.random() >= self.sample:
+            return
+        if len(self._buffer) >= BUFFER:
+            self.overflow()
+            return
+        self._buffer.append(view)
+        self._ready.set()
+
+    def overflow(self) -> None:
+        """Count a record that did not fit."""
+        self.dropped += 1
+        self._unreported += 1
+        self._ready.set()
+
+    def close(self) -> None:
+        self.closed = True
+        self._ready.set()
+
+    async def next(self, timeout: float | None = None) -> TailEvent | None:
+        """The next event; None when `timeout` passes first or the hub closed."""
+        while not self._buffer and not self._unreported:
+            if self.closed:
+                return None
+            self._ready.clear()
+            try:
+                await asyncio.wait_for(self._ready.wait(), timeout)
+            except TimeoutError:
+                return None
+        if self._unreported:
+            event = TailEvent("dropped", {"dropped": self._unreported, "total_dropped": self.dropped})
+            self._unreported = 0
+            return event
+        view = self._buffer.popleft()
+        return TailEvent("invocation", view, view["id"])
+
+    def __aiter__(self) -> AsyncIterator[TailEvent]:
+        return self._events()
+
+    async def _events(self) -> AsyncIterator[TailEvent]:
+        while (event := await self.next()) is not None:
+            yield event
+
+
+class TailHub:
+    """Subscriptions by script, fed by this server's records and the store's."""
+
+    def __init__(self, db: Database, records: RecordStore, poll_seconds: float = POLL_SECONDS) -> None:
+        self._db = db
+        self._instance = records.instance
+        self._poll_seconds = poll_seconds
+        self._watched: dict[tuple[str, str], set[TailSubscription]] = {}
+        self._poller: asyncio.Task[None] | None = None
+        self._closed = False
+        records.listeners.append(self.publish)
+
+    @property
+    def subscribers(self) -> int:
+        return sum(len(subscriptions) for subscriptions in self._watched.values())
+
+    def publish(self, record: InvocationRecord) -> None:
+        subscriptions = self._watched.get((record.namespace, record.script))
+        if subscriptions:
+            view = record.view()
+            for subscription in subscriptions:
+                subscription.offer(view)
+
+    @asynccontextmanager
+    async def subscribe(
+        self, namespace: str, script: str, *, outcomes: frozenset[str] | None = None, sample: float = 1.0
+    ) -> AsyncIterator[TailSubscription]:
+        subscription = TailSubscription(namespace, script, outcomes, sample)
+        if self._closed:
+            subscription.close()
+        key = (namespace, script)
+        self._watched.setdefault(key, set()).add(subscription)
+        if self._poller is None and not self._closed:
+            self._poller = asyncio.create_task(self._poll(), name="tail-poller")
+        try:
+            yield subscription
+        finally:
+            subscription.close()
+            watchers = self._watched.get(key)
+            if watchers is not None:
+                watchers.discard(subscription)
+                if not watchers:
+                    del self._watched[key]
+
+    def close(self) -> None:
+        """End every subscription (the server is stopping): open streams finish at once."""
+        self._closed = True
+        for subscriptions in self._watched.values():
+            for subscription in subscriptions:
+                subscription.close()
+        if self._poller is not None:
+            self._poller.cancel()
+            self._poller = None
+
+    async def _poll(self) -> None:
+        delivered: dict[str, int] = {}  # ids of other servers' records already seen -> stored_at
+        since = now_ms() - LOOKBACK_MS  # by the store's `stored_at`: the newest seen, less the look-back
+        try:
+            while self._watched:
+                await asyncio.sleep(self._poll_seconds)
+                try:
+                    since = await self._poll_once(delivered, since)
+                except Exception:  # noqa: BLE001 - the store may be briefly unavailable
+                    log.exception("live tail: could not read records from the store")
+        finally:
+            self._poller = None
+
+    async def _poll_once(self, delivered: dict[str, int], since: int) -> int:
+        c = invocations.c
+        watched = or_(*(and_(c.namespace == ns, c.script == script) for ns, script in list(self._watched)))
+        recent = and_(watched, c.stored_at >= since, c.instance != self._instance)
+        async with self._db.connect() as conn:
+            keys = (await conn.execute(select(c.id, c.stored_at, c.namespace, c.script).where(recent))).all()
+            new = [key for key in keys if key.id not in delivered]
+            # More than a buffer's worth in one poll: the rest are dropped (and counted).
+            fetch, skip = new[:BUFFER], new[BUFFER:]
+            rows = []
+            if fetch:
+                query = select(invocations).where(c.id.in_([key.id for key in fetch])).order_by(c.stored_at, c.id)
+                rows = (await conn.execute(query)).all()
+        for key in skip:
+            for subscription in self._watched.get((key.namespace, key.script), ()):
+                subscription.overflow()
+        for row in rows:
+            view = record_view(row)
+            for subscription in self._watched.get((row.namespace, row.script), ()):
+                subscription.offer(view)
+        for key in new:
+            delivered[key.id] = key.stored_at
+        newest = max((key.stored_at for key in keys), default=since + LOOKBACK_MS)
+        since = max(since, newest - LOOKBACK_MS)
+        for record_id in [rid for rid, stored in delivered.items() if stored < since]:
+            del delivered[record_id]
+        return since
