@@ -48,7 +48,7 @@ def modules_from_files(files: list[Path]) -> tuple[Module, list[Module]]:
     return modules[0], modules[1:]
 
 
-def read_secret(name: str, out_is_json: bool) -> str:
+def read_secret(name: str) -> str:
     """From the environment variable of the same name, else a hidden prompt on a terminal,
     else the next line of stdin."""
     if name in os.environ:
@@ -89,7 +89,7 @@ def deploy(
         raise UsageError(f"{script!r} is not a valid script name (a DNS label: a-z, 0-9, -): pass --name")
     variables = parse_pairs(var, "--var")
     kv_bindings = parse_pairs(kv, "--kv")
-    secrets = {key: read_secret(key, session.out.json) for key in secret}
+    secrets = {key: read_secret(key) for key in secret}
     with session.client() as client:
         size = sum(len(module.content) for module in (main, *others))
         with session.out.status(f"Uploading {namespace}/{script} ({1 + len(others)} modules, {size:,} bytes)…"):

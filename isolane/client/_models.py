@@ -53,10 +53,6 @@ class Namespace(Model):
     outbound: str | None = None
 
 
-class Deleted(Model):
-    deleted: bool = True
-
-
 # Scripts, versions, deployments
 
 
