@@ -1,4 +1,4 @@
-"""The `isolane` command."""
+"""`isolane serve` and `isolane version`: the server side of the command."""
 
 from __future__ import annotations
 
@@ -26,12 +26,6 @@ from isolane.sandbox.limits import Limits
 from isolane.sandbox.supervisor import default_executor_count
 from isolane.store.sealing import KEY_FILE, parse_key
 
-app = typer.Typer(
-    help="Isolane: run your customers' JavaScript in supervised V8 isolates.",
-    no_args_is_help=True,
-    add_completion=False,
-)
-
 
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
@@ -45,7 +39,6 @@ def _is_loopback(host: str) -> bool:
             return False
 
 
-@app.command()
 def serve(
     host: Annotated[str, typer.Option(envvar="ISOLANE_HOST", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(envvar="ISOLANE_PORT", help="Port to listen on.")] = 8787,
@@ -201,11 +194,6 @@ def serve(
     run(settings, log_level=log_level, log_format=log_format)
 
 
-@app.command()
 def version() -> None:
     """Print the version."""
     typer.echo(__version__)
-
-
-def main() -> None:
-    app()

@@ -1,0 +1,109 @@
+"""`isolane deploy`: upload a script (its modules, bindings, tags, crons), then its secrets."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import re
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from isolane.cli.errors import UsageError
+from isolane.cli.session import Session, client_command
+
+if TYPE_CHECKING:
+    from isolane.client import Module
+
+NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+
+
+def parse_pairs(values: list[str], option: str) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for value in values:
+        key, equals, rest = value.partition("=")
+        if not equals or not key:
+            raise UsageError(f"{option} takes KEY=VALUE, got {value!r}")
+        pairs[key] = rest
+    return pairs
+
+
+def modules_from_files(files: list[Path]) -> tuple[Module, list[Module]]:
+    """The first file is the main module; the others are named by their path relative to
+    its directory, as its relative imports name them."""
+    from isolane.client import Module, content_type_for
+
+    root = files[0].resolve().parent
+    modules = []
+    for path in files:
+        if not path.is_file():
+            raise UsageError(f"no such file: {path}")
+        try:
+            name = path.resolve().relative_to(root).as_posix()
+        except ValueError:
+            raise UsageError(f"{path} is not under {root}, the main module's directory (modules are named relative to it)") from None
+        modules.append(Module(name, path.read_bytes(), content_type_for(name)))
+    return modules[0], modules[1:]
+
+
+def read_secret(name: str) -> str:
+    """From the environment variable of the same name, else a hidden prompt on a terminal,
+    else the next line of stdin."""
+    if name in os.environ:
+        return os.environ[name]
+    if sys.stdin.isatty():
+        return getpass.getpass(f"Value of secret {name}: ")
+    line = sys.stdin.readline()
+    if not line:
+        raise UsageError(f"no value for secret {name}: set the environment variable {name}, or pass one line per secret on stdin")
+    return line.rstrip("\r\n")
+
+
+@client_command
+def deploy(
+    session: Session,
+    files: Annotated[list[Path], typer.Argument(help="The main module, then any other modules it imports.", show_default=False)],
+    namespace: Annotated[str, typer.Option("--namespace", "-n", help="Namespace to deploy into.")] = "default",
+    name: Annotated[str | None, typer.Option("--name", help="Script name (default: the main file's name without suffix).", show_default=False)] = None,
+    var: Annotated[list[str], typer.Option("--var", help="A plain_text binding KEY=VALUE (repeatable).", show_default=False)] = [],  # noqa: B006
+    secret: Annotated[
+        list[str],
+        typer.Option("--secret", help="A secret's name (repeatable); its value comes from the environment variable of that name, a prompt, or stdin.", show_default=False),
+    ] = [],  # noqa: B006
+    kv: Annotated[list[str], typer.Option("--kv", help="A KV binding BINDING=KV_NAMESPACE_ID (repeatable).", show_default=False)] = [],  # noqa: B006
+    tag: Annotated[list[str], typer.Option("--tag", help="A tag (repeatable); given tags replace the script's.", show_default=False)] = [],  # noqa: B006
+    cron: Annotated[list[str], typer.Option("--cron", help="A cron trigger (repeatable); given crons replace the script's.", show_default=False)] = [],  # noqa: B006
+    compatibility_date: Annotated[str | None, typer.Option("--compatibility-date", help="e.g. 2026-11-27.", show_default=False)] = None,
+) -> None:
+    """Deploy a script: upload its modules as a new version and serve it at once.
+
+    Bindings are exactly the --var and --kv given. Tags and crons are replaced when given and
+    kept otherwise. Each --secret is set after the upload (each a new version). Prints the
+    version id that serves.
+    """
+    main, others = modules_from_files(files)
+    script = name or Path(main.name).stem.lower()
+    if not NAME.fullmatch(script):
+        raise UsageError(f"{script!r} is not a valid script name (a DNS label: a-z, 0-9, -): pass --name")
+    variables = parse_pairs(var, "--var")
+    kv_bindings = parse_pairs(kv, "--kv")
+    secrets = {key: read_secret(key) for key in secret}
+    with session.client() as client:
+        size = sum(len(module.content) for module in (main, *others))
+        with session.out.status(f"Uploading {namespace}/{script} ({1 + len(others)} modules, {size:,} bytes)…"):
+            uploaded = client.upload_script(
+                namespace, script, main, modules=others, vars=variables, kv=kv_bindings,
+                tags=tag or None, crons=cron or None, compatibility_date=compatibility_date,
+            )  # fmt: skip
+        version_id = uploaded.version_id
+        for key, value in secrets.items():
+            with session.out.status(f"Setting secret {key}…"):
+                version_id = client.put_secret(namespace, script, key, value).version_id
+    if session.out.json:
+        session.out.data({**uploaded.model_dump(mode="json"), "version_id": version_id, "secrets": list(secrets), "crons": cron or None})
+    elif session.out.tty:
+        session.out.rich(f"[green]Deployed[/] {namespace}/{script}: version [bold]{version_id}[/] (handlers: {', '.join(uploaded.handlers) or 'none'})")
+    else:
+        session.out.text(version_id)

@@ -1,0 +1,104 @@
+"""Where the CLI connects and with which token (flag > environment > config file > default),
+the documented exit codes, JSON errors, and the server commands left as they were."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from isolane.testing import Server, free_port
+from tests.cli.conftest import Run
+from tests.conftest import ADMIN_TOKEN
+
+
+def write_config(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_flag_beats_environment_beats_config_file(run: Run, server: Server, tmp_path: Path) -> None:
+    unreachable = f"http://127.0.0.1:{free_port()}"
+    config = write_config(tmp_path / "conf.toml", f'url = "{server.url}"\ntoken = "{ADMIN_TOKEN}"\n')
+    only_config = {"ISOLANE_CONFIG": str(config), "ISOLANE_URL": None, "ISOLANE_TOKEN": None}
+    assert run("ls", env=only_config).code == 0  # the config file alone is enough
+    assert run("ls", env={**only_config, "ISOLANE_TOKEN": "wrong"}).code == 3  # env beats the file
+    assert run("ls", "--token", ADMIN_TOKEN, env={**only_config, "ISOLANE_TOKEN": "wrong"}).code == 0  # the flag beats env
+    assert run("ls", env={**only_config, "ISOLANE_URL": unreachable}).code == 5
+    assert run("--url", server.url, "ls", env={**only_config, "ISOLANE_URL": unreachable}).code == 0  # before the command too
+    refused = run("ls", env={**only_config, "ISOLANE_TOKEN": "wrong"})
+    assert "ISOLANE_TOKEN" in refused.stderr  # says where the refused token came from
+
+
+def test_xdg_config_home_and_profiles(run: Run, server: Server, tmp_path: Path) -> None:
+    xdg = tmp_path / "xdg"
+    write_config(
+        xdg / "isolane" / "config.toml",
+        f'token = "wrong"\nurl = "{server.url}"\n[profiles.good]\ntoken = "{ADMIN_TOKEN}"\n',
+    )
+    env = {"XDG_CONFIG_HOME": str(xdg), "ISOLANE_TOKEN": None, "ISOLANE_URL": None}
+    assert run("ls", env=env).code == 3
+    assert run("ls", "--profile", "good", env=env).code == 0  # the profile's token, the top level's url
+    assert run("ls", env={**env, "ISOLANE_PROFILE": "good"}).code == 0
+    unknown = run("ls", "--profile", "nope", env=env)
+    assert unknown.code == 2 and "good" in unknown.stderr
+
+
+def test_default_url_and_home_config(run: Run, server: Server, tmp_path: Path, cli_env: dict[str, str]) -> None:
+    from isolane.cli.session import DEFAULT_URL
+    from isolane.client._config import DEFAULT_URL as CLIENT_DEFAULT
+
+    assert DEFAULT_URL == CLIENT_DEFAULT
+    home = Path(cli_env["HOME"])
+    write_config(home / ".config" / "isolane" / "config.toml", f'url = "{server.url}"\n')
+    assert run("ls", env={"ISOLANE_URL": None}).code == 0  # ~/.config/isolane/config.toml
+    broken = write_config(tmp_path / "broken.toml", "url = [unclosed")
+    result = run("ls", env={"ISOLANE_CONFIG": str(broken)})
+    assert result.code == 2 and "broken.toml" in result.stderr
+
+
+@pytest.mark.parametrize("json_flag", [False, True])
+def test_exit_codes_and_hints(run: Run, server: Server, json_flag: bool) -> None:
+    flags = ["--json"] if json_flag else []
+
+    def check(code: int, error_code: str, hint: str, *args: str, env: dict | None = None) -> None:
+        result = run(*args, *flags, env=env)
+        assert result.code == code, result.stderr
+        assert result.stdout == ""
+        if json_flag:
+            error = json.loads(result.stderr)["error"]
+            assert error["code"] == error_code and hint in error.get("hint", "")
+        else:
+            assert f"[{error_code}]" in result.stderr and hint in result.stderr
+
+    check(3, "unauthorized", "ISOLANE_TOKEN", "ls", env={"ISOLANE_TOKEN": None})
+    check(3, "invalid_token", "isolane token create", "ls", env={"ISOLANE_TOKEN": "nope"})
+    check(4, "namespace_not_found", "isolane ls", "usage", "no-such-ns")
+    check(4, "script_not_found", "isolane ls NS", "versions", "default/no-such-script")
+    check(1, "invalid_outcome", "", "logs", "default/x", "--outcome", "bogus")
+    check(5, "connect_error", "isolane serve", "ls", env={"ISOLANE_URL": f"http://127.0.0.1:{free_port()}"})
+    usage = run("versions", "not-a-target", *flags)
+    assert usage.code == 2 and "NAMESPACE/SCRIPT" in usage.stderr
+
+
+def test_permission_denied_is_exit_3(run: Run) -> None:
+    created = json.loads(run("token", "create", "reader", "--scope", "namespace:default", "--read-only", "--json").stdout)
+    result = run("ns", "create", "cli-forbidden", env={"ISOLANE_TOKEN": created["token"]})
+    assert result.code == 3 and "hint:" in result.stderr
+
+
+def test_help_lists_exit_codes_and_serve_is_unchanged(run: Run, cli_env: dict[str, str]) -> None:
+    top = run("--help")
+    assert top.code == 0 and "Exit codes" in top.stdout and "deploy" in top.stdout and "serve" in top.stdout
+    serve = run("serve", "--help")
+    assert all(option in serve.stdout for option in ("--data-dir", "--dispatch-domain", "--secrets-key", "--records-max-age-days"))
+    assert run("version").stdout.strip() == __import__("isolane").__version__
+
+
+def test_the_command_and_package_do_not_load_the_client_until_needed(cli_env: dict[str, str]) -> None:
+    code = "import sys, isolane, isolane.cli; assert 'isolane.client' not in sys.modules and 'httpx' not in sys.modules; isolane.Client"
+    subprocess.run([sys.executable, "-c", code], env=cli_env, check=True)

@@ -1,0 +1,134 @@
+"""`isolane deploy`, `invoke` and `logs` end to end against a real server."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from isolane.client import Client
+from isolane.testing import Server
+from tests.cli.conftest import Run
+from tests.conftest import ADMIN_TOKEN
+
+MAIN = """import { word } from "./lib/word.js";
+export default {
+  async fetch(request: Request, env: any): Promise<Response> {
+    const url = new URL(request.url);
+    console.log("got", request.method, url.pathname);
+    const body = JSON.stringify({ word, greeting: env.GREETING ?? null, key: env.KEY ?? null, other: env.OTHER ?? null,
+      method: request.method, path: url.pathname, query: url.search, body: await request.text(), header: request.headers.get("x-test") });
+    return new Response(body, { status: url.pathname === "/teapot" ? 418 : 200, headers: { "content-type": "application/json" } });
+  },
+  async scheduled() {},
+};
+"""
+
+
+@pytest.fixture()
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "app" / "lib").mkdir(parents=True)
+    (tmp_path / "app" / "main.ts").write_text(MAIN)
+    (tmp_path / "app" / "lib" / "word.js").write_text('export const word = "hi";')
+    return tmp_path / "app"
+
+
+@pytest.fixture()
+def client(server: Server) -> Client:
+    instance = Client(server.url, ADMIN_TOKEN)
+    instance.create_namespace("cli-deploy")
+    return instance
+
+
+def wait_for_logs(run: Run, target: str, count: int) -> list[dict]:
+    deadline = time.monotonic() + 10
+    while True:
+        result = run("logs", target, "--json")
+        assert result.code == 0, result.stderr
+        records = json.loads(result.stdout)
+        if len(records) >= count or time.monotonic() > deadline:
+            return records
+        time.sleep(0.1)
+
+
+def test_deploy_invoke_logs(run: Run, project: Path, client: Client) -> None:
+    deployed = run(
+        "deploy", str(project / "main.ts"), str(project / "lib" / "word.js"), "--namespace", "cli-deploy", "--name", "app",
+        "--var", "GREETING=hola", "--var", "OTHER=a=b", "--secret", "KEY", "--tag", "web", "--tag", "v1", "--cron", "*/5 * * * *",
+        env={"KEY": "from-env"},
+    )  # fmt: skip
+    assert deployed.code == 0, deployed.stderr
+    version_id = deployed.stdout.strip()
+    script = client.get_script("cli-deploy", "app")
+    assert script.version_id == version_id and len(version_id) == 32  # the version with the secret
+    assert sorted(script.tags) == ["v1", "web"] and [module.name for module in script.modules] == ["main.ts", "lib/word.js"]
+    assert [schedule.cron for schedule in client.get_schedules("cli-deploy", "app")] == ["*/5 * * * *"]
+
+    invoked = run("invoke", "cli-deploy/app", "/greet?name=ada")
+    assert invoked.code == 0, invoked.stderr
+    answer = json.loads(invoked.stdout)
+    assert answer == {
+        "word": "hi", "greeting": "hola", "key": "from-env", "other": "a=b", "method": "GET",
+        "path": "/greet", "query": "?name=ada", "body": "", "header": None,
+    }  # fmt: skip
+    posted = json.loads(run("invoke", "cli-deploy/app", "/p", "-d", "payload", "-H", "x-test: yes").stdout)
+    assert posted["method"] == "POST" and posted["body"] == "payload" and posted["header"] == "yes"
+    (project / "body.txt").write_text("from a file")
+    put = json.loads(run("invoke", "cli-deploy/app", "-X", "put", "-d", f"@{project / 'body.txt'}").stdout)
+    assert put["method"] == "PUT" and put["body"] == "from a file" and put["path"] == "/"
+    assert json.loads(run("invoke", "cli-deploy/app", "-d", "@-", input="piped").stdout)["body"] == "piped"
+
+    teapot = run("invoke", "cli-deploy/app", "/teapot", "-i")
+    assert teapot.code == 0  # the script answered: its status is not an error of the command
+    head, _, body = teapot.stdout.partition("\n\n")
+    assert head.startswith("HTTP/1.1 418") and "x-isolane-invocation:" in head and json.loads(body)["path"] == "/teapot"
+    as_json = json.loads(run("invoke", "cli-deploy/app", "/teapot", "--json").stdout)
+    assert as_json["status"] == 418 and as_json["invocation_id"] and as_json["outcome"] is None
+
+    records = wait_for_logs(run, "cli-deploy/app", 6)
+    assert len(records) == 6 and records[0]["id"] == as_json["invocation_id"]  # newest first
+    text = run("logs", "cli-deploy/app", "--limit", "2")
+    lines = text.stdout.splitlines()
+    assert text.code == 0 and " ok 418 fetch " in lines[0] and lines[1] == "  [log] got GET /teapot"
+    assert lines[0].endswith(records[1]["id"]) and lines[2].endswith(records[0]["id"])  # oldest first
+
+
+def test_deploy_defaults_secrets_from_stdin_and_kv(run: Run, project: Path, client: Client, tmp_path: Path) -> None:
+    kv = client.create_kv_namespace("cli-deploy-kv", namespace="cli-deploy")
+    client.put_kv_value(kv.id, "word", "from kv")
+    worker = tmp_path / "reader.js"
+    worker.write_text("export default { fetch: async (r, env) => new Response(`${await env.STORE.get('word')} ${env.A} ${env.B}`) };")
+    result = run("deploy", str(worker), "-n", "cli-deploy", "--kv", f"STORE={kv.id}", "--secret", "A", "--secret", "B", input="first\nsecond\n")
+    assert result.code == 0, result.stderr
+    assert client.get_script("cli-deploy", "reader").version_id == result.stdout.strip()  # named after the file
+    assert run("invoke", "cli-deploy/reader").stdout == "from kv first second"
+
+    as_json = json.loads(run("deploy", str(worker), "-n", "cli-deploy", "--kv", f"STORE={kv.id}", "--json").stdout)
+    assert as_json["name"] == "reader" and as_json["handlers"] == ["fetch"] and as_json["secrets"] == []
+    assert run("invoke", "cli-deploy/reader").stdout == "from kv first second"  # secrets are kept
+
+
+def test_deploy_and_invoke_errors(run: Run, project: Path, tmp_path: Path, client: Client) -> None:
+    broken = tmp_path / "broken.js"
+    broken.write_text("export default { fetch( { };")
+    result = run("deploy", str(broken), "-n", "cli-deploy")
+    assert result.code == 1 and "syntax_error" in result.stderr and "hint:" in result.stderr
+    assert run("deploy", str(tmp_path / "missing.js"), "-n", "cli-deploy").code == 2
+    assert run("deploy", str(project / "main.ts"), "-n", "cli-deploy", "--name", "Bad_Name").code == 2
+    assert run("deploy", str(project / "main.ts"), "-n", "cli-deploy", "--var", "NOEQUALS").code == 2
+    outside = run("deploy", str(project / "lib" / "word.js"), str(project / "main.ts"), "-n", "cli-deploy")
+    assert outside.code == 2 and "not under" in outside.stderr
+    missing_secret = run("deploy", str(project / "main.ts"), "-n", "cli-deploy", "--secret", "NOPE_NOT_SET")
+    assert missing_secret.code == 2 and "NOPE_NOT_SET" in missing_secret.stderr
+    assert run("deploy", str(project / "main.ts"), "-n", "no-such-namespace-here").code == 4
+
+    thrower = tmp_path / "thrower.js"
+    thrower.write_text("export default { fetch() { throw new TypeError('boom'); } };")
+    assert run("deploy", str(thrower), "-n", "cli-deploy").code == 0
+    failed = run("invoke", "cli-deploy/thrower")
+    assert failed.code == 5 and failed.stdout == "" and "exception" in failed.stderr
+    missing = run("invoke", "cli-deploy/nothing-here")
+    assert missing.code == 4 and "isolane ls NS" in missing.stderr
+    assert run("invoke", "cli-deploy/app", "-H", "no colon").code == 2
