@@ -36,6 +36,7 @@ from isolane.server.responses import JSONResponse
 from isolane.server.gateway import InvocationGateway
 from isolane.server.openapi import complete_document
 from isolane.server.routes import health, invocations, kv, namespaces, scripts, seed, system, tail, tokens, usage, versions
+from isolane.server.routes import docs as api_docs
 from isolane.server.routes import schedules as schedules_routes
 from isolane.server.routes import secrets as secrets_routes
 from isolane.server.services import Services
@@ -161,8 +162,11 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
         dependencies=[Depends(authorize)],
         default_response_class=JSONResponse,
+        docs_url=None,  # served by routes/docs.py, without a CDN
+        redoc_url=None,
     )
     install_error_handlers(app)
+    api_docs.install(app)
     for module in (health, tokens, namespaces, scripts, versions, secrets_routes, schedules_routes, seed, invocations, tail, system, kv, usage):
         app.include_router(module.router)
     app.include_router(invocations.script_router)

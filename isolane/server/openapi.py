@@ -87,7 +87,12 @@ def _access_errors(level: str | None) -> tuple[int, ...]:
     return (401, 403)
 
 
+BEARER = "bearer"
+
+
 def _complete_operation(operation: dict[str, Any]) -> None:
+    if operation.get(ACCESS_KEY) not in (None, Access.PUBLIC.value):
+        operation["security"] = [{BEARER: []}]  # so /docs asks for the token ("Authorize")
     responses: dict[str, Any] = operation["responses"]
     if responses.pop("422", None) is not None:  # the validation handler answers 400
         responses.setdefault("400", _error(400))
@@ -97,7 +102,10 @@ def _complete_operation(operation: dict[str, Any]) -> None:
 
 
 def _complete(schema: dict[str, Any]) -> dict[str, Any]:
-    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    schema.setdefault("components", {})["securitySchemes"] = {
+        BEARER: {"type": "http", "scheme": "bearer", "description": "An Isolane token (admin or namespace)"}
+    }
+    components = schema["components"].setdefault("schemas", {})
     for operations in schema["paths"].values():
         for operation in operations.values():
             _complete_operation(operation)

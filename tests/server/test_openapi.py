@@ -46,3 +46,14 @@ def test_every_operation_is_described(server: Server) -> None:
 def test_invocation_documents_the_limit_answers(server: Server) -> None:
     responses = document(server)["paths"]["/v1/namespaces/{ns}/scripts/{name}/invoke"]["get"]["responses"]
     assert {"404", "413", "429", "500", "503", "504"} <= responses.keys()
+
+
+def test_token_operations_declare_bearer_security(server: Server) -> None:
+    spec = document(server)
+    assert spec["components"]["securitySchemes"]["bearer"] == {
+        "type": "http", "scheme": "bearer", "description": "An Isolane token (admin or namespace)"
+    }
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            expected = [] if operation["x-isolane-access"] == "public" else [{"bearer": []}]
+            assert operation.get("security", []) == expected, f"{method.upper()} {path}"

@@ -197,5 +197,9 @@ def test_docs_are_served_without_a_token(live: Server) -> None:
     page = httpx.get(f"{live.url}/docs")
     assert page.status_code == 200
     assert "swagger-ui" in page.text and "/openapi.json" in page.text
+    assert "cdn." not in page.text and "https://" not in page.text  # works without internet access
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
+        served = httpx.get(f"{live.url}/docs/assets/{asset}")
+        assert served.status_code == 200 and len(served.content) > 100_000, asset
     assert httpx.get(f"{live.url}/openapi.json").status_code == 200
 

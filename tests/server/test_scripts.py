@@ -187,3 +187,12 @@ def test_seed_uploads_are_not_workers_scripts(admin: httpx.Client) -> None:
     assert admin.get(f"/v1/namespaces/default/scripts/{seed_id}").status_code == 404
     response = admin.put(f"/v1/namespaces/default/scripts/{seed_id}", content=HELLO, headers={"content-type": MODULE})
     assert response.status_code == 409 and _error(response)["code"] == "script_name_taken"
+
+
+def test_listing_scripts_of_a_namespace_that_does_not_exist_is_404(admin):
+    for response in (
+        admin.get("/v1/namespaces/never-created/scripts"),
+        admin.delete("/v1/namespaces/never-created/scripts", params={"tags": "x"}),
+    ):
+        assert response.status_code == 404, response.text
+        assert response.json()["error"]["code"] == "namespace_not_found"

@@ -85,7 +85,9 @@ async def list_scripts(
 ) -> JSONResponse:
     """The namespace's scripts, `{"items", "cursor"}`; `tags` filters as in Cloudflare (`tag`, `tag:yes`, `tag:no`,
     comma-separated, all must hold)."""
-    items, next_cursor = await request.app.state.services.scripts.list(ns, limit, cursor, tags)
+    services = request.app.state.services
+    await services.namespaces.get(ns)  # 404 for a namespace that does not exist
+    items, next_cursor = await services.scripts.list(ns, limit, cursor, tags)
     return JSONResponse({"items": items, "cursor": next_cursor})
 
 
@@ -94,7 +96,9 @@ async def delete_scripts(
     ns: str, request: Request, tags: str | None = Query(None, max_length=2000, description=f"required: {TAGS_FILTER}")
 ) -> JSONResponse:
     """Delete every script that the tag filter matches (it must require a tag)."""
-    names = await request.app.state.services.scripts.delete_tagged(ns, tags)
+    services = request.app.state.services
+    await services.namespaces.get(ns)  # 404 for a namespace that does not exist
+    names = await services.scripts.delete_tagged(ns, tags)
     return JSONResponse({"items": [{"namespace": ns, "name": name, "deleted": True} for name in names], "cursor": None})
 
 
