@@ -408,3 +408,11 @@ def test_a_body_its_model_refuses_changes_nothing(admin) -> None:
             assert error[named[0]] == named[1]
     settings = admin.get(f"/v1/namespaces/{ns}").json()
     assert (settings["limits"], settings["quotas"], settings["outbound"]) == ({"cpu_ms": 30}, {"max_scripts": 3}, None)
+
+
+def test_the_settings_model_names_every_limit_and_quota() -> None:
+    from isolane.platform.quotas import LIMIT_NAMES, QUOTA_NAMES
+    from isolane.server.models.namespaces import LimitSettings, QuotaSettings
+
+    assert tuple(LimitSettings.__annotations__) == LIMIT_NAMES
+    assert tuple(QuotaSettings.__annotations__) == QUOTA_NAMES

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, with_config
 from typing_extensions import NotRequired, TypedDict
 
 from isolane.platform.names import DNS_LABEL
-from isolane.platform.quotas import MAX_QUOTA, MAX_RATE
+from isolane.platform.quotas import LIMIT_NAMES, MAX_QUOTA, MAX_RATE, QUOTA_NAMES
 from isolane.server.models.common import Closed, Timestamp
 
 ROUTE = "{namespace}/{script} of a script in another namespace, or null to remove it"
@@ -42,8 +42,8 @@ class NamespaceSettings(BaseModel):
     """`PUT /v1/namespaces/{ns}`: each field given replaces that setting (null or {} clears it)."""
 
     model_config = ConfigDict(extra="forbid")
-    limits: LimitSettings | None = Field(None, description="Per-invocation limits")
-    quotas: QuotaSettings | None = Field(None, description="Namespace quotas")
+    limits: LimitSettings | None = Field(None, description="Per-invocation limits: " + ", ".join(LIMIT_NAMES))
+    quotas: QuotaSettings | None = Field(None, description="Namespace quotas: " + ", ".join(QUOTA_NAMES))
     dispatcher: Route | None = Field(None, description="The dispatch worker: " + ROUTE, examples=["platform/router"])
     outbound: Route | None = Field(None, description="The outbound worker: " + ROUTE, examples=["platform/egress"])
 
