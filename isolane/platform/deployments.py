@@ -48,12 +48,8 @@ def _invalid(message: str, code: str = "invalid_deployment") -> BadRequest:
     return BadRequest(message, code=code)
 
 
-def parse_deployment(body: bytes) -> list[dict[str, Any]]:
-    """The versions of a deployment request, checked: [{"version_id", "percentage"}]."""
-    try:
-        raw = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise BadRequest('the body must be a JSON object: {"versions": [{"version_id", "percentage"}]}', code="invalid_json") from None
+def parse_deployment(raw: Any) -> list[dict[str, Any]]:
+    """The versions of a deployment request's JSON value, checked: [{"version_id", "percentage"}]."""
     if not isinstance(raw, dict):
         raise BadRequest('the body must be a JSON object: {"versions": [{"version_id", "percentage"}]}', code="invalid_json")
     listed = raw.get("versions")

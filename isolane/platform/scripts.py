@@ -694,8 +694,8 @@ class ScriptService:
         items = [rollouts.view(row, current) for row in rows[:page]]
         return items, items[-1]["id"] if len(rows) > page else None
 
-    async def deploy(self, namespace: str, name: str, body: bytes, *, force: bool = False) -> dict[str, Any]:
-        """Deploy versions of the script in the shares that `body` gives (a rollback, a
+    async def deploy(self, namespace: str, name: str, body: Any, *, force: bool = False) -> dict[str, Any]:
+        """Deploy versions of the script in the shares that `body` (its JSON value) gives (a rollback, a
         split). A version whose secrets are not the script's current ones would bring old
         secrets back: that takes `force` (as in Cloudflare)."""
         requested = rollouts.parse_deployment(body)

@@ -183,12 +183,8 @@ async def check_stored_keys(db: Database, sealer: Sealer) -> None:
         )
 
 
-def parse_secret(body: bytes) -> tuple[str, str, str]:
-    """(name, type, text) from a request body; errors never quote the value."""
-    try:
-        raw = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise BadRequest('the body must be a JSON object: {"name", "text", "type": "secret_text"}', code="invalid_json") from None
+def parse_secret(raw: Any) -> tuple[str, str, str]:
+    """(name, type, text) from a request body's JSON value; errors never quote the value."""
     if not isinstance(raw, dict):
         raise BadRequest('the body must be a JSON object: {"name", "text", "type": "secret_text"}', code="invalid_json")
     name, kind, text = raw.get("name"), raw.get("type", "secret_text"), raw.get("text")
@@ -222,8 +218,8 @@ class SecretService:
             await self._scripts.require(conn, namespace, script)
             return (await read_secret_set(conn, namespace, script)).described()
 
-    async def put(self, namespace: str, script: str, body: bytes) -> tuple[dict[str, Any], bool]:
-        """Set a secret (new or replaced) and deploy the version that has it."""
+    async def put(self, namespace: str, script: str, body: Any) -> tuple[dict[str, Any], bool]:
+        """Set a secret (new or replaced) from `{"name", "text", "type"}` and deploy the version that has it."""
         name, kind, text = parse_secret(body)
         plaintext = text.encode("utf-8")
 

@@ -27,7 +27,7 @@ MAX_TAG_LENGTH = 64
 MAX_BINDINGS = 64
 LIMIT_NAMES = ("cpu_ms", "memory_mb", "wall_ms", "subrequests")
 _BINDING_NAME = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]{0,63}")
-_TAG = re.compile(r"[^,\s][^,]{0,63}")
+TAG = re.compile(r"[^,\s][^,]{0,63}")  # 1-64 characters, no commas, not starting with a space
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -225,7 +225,7 @@ def validate_tags(tags: list[str]) -> list[str]:
     if len(tags) > MAX_TAGS:
         raise BadRequest(f"a script may have at most {MAX_TAGS} tags", code="too_many_tags")
     for tag in tags:
-        if not _TAG.fullmatch(tag):
+        if not TAG.fullmatch(tag):
             raise BadRequest(f"invalid tag {tag[:80]!r}: 1-{MAX_TAG_LENGTH} characters, no commas", code="invalid_tag")
     return sorted(set(tags))
 

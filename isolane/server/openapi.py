@@ -5,8 +5,8 @@
   route that needs a token, 404 on a namespace's routes), from each route's declaration;
 - Isolane's own 400 (`invalid_request`, the error body) where FastAPI would document its
   422 validation error, which the error handlers never send;
-- the JSON bodies that routes read themselves (size-limited, parsed by the platform with
-  its own error codes), declared with `json_body(Model)`.
+- the JSON bodies that routes read themselves (size-limited), declared with
+  `json_body(Model)` and validated with the same model (`server/bodies.parse_json`).
 """
 
 from __future__ import annotations

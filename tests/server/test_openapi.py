@@ -3,8 +3,28 @@
 from __future__ import annotations
 
 import httpx
+import orjson
+import pytest
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
 
+from isolane.server.models.namespaces import NamespaceSettings
+from isolane.server.models.schedules import SchedulesPut, ScheduleTestRequest
+from isolane.server.models.scripts import DeploymentRequest, TagList
+from isolane.server.models.secrets import SecretPut
+from isolane.server.openapi import COMPONENT
 from isolane.testing import Server
+
+SCRIPT = "/v1/namespaces/{ns}/scripts/{name}"
+# The routes that read their JSON body themselves, and the model each validates it with.
+MODELED_BODIES = [
+    ("put", SCRIPT + "/secrets", SecretPut, True),
+    ("put", SCRIPT + "/tags", TagList, True),
+    ("post", SCRIPT + "/deployments", DeploymentRequest, True),
+    ("put", "/v1/namespaces/{ns}", NamespaceSettings, False),
+    ("put", SCRIPT + "/schedules", SchedulesPut, True),
+    ("post", SCRIPT + "/schedules/test", ScheduleTestRequest, False),
+]
 
 
 def document(server: Server) -> dict:
@@ -57,3 +77,19 @@ def test_token_operations_declare_bearer_security(server: Server) -> None:
         for method, operation in operations.items():
             expected = [] if operation["x-isolane-access"] == "public" else [{"bearer": []}]
             assert operation.get("security", []) == expected, f"{method.upper()} {path}"
+
+
+@pytest.mark.parametrize(("method", "path", "model", "required"), MODELED_BODIES, ids=[model.__name__ for _, _, model, _ in MODELED_BODIES])
+def test_bodies_read_by_routes_are_documented_by_the_models_that_validate_them(
+    server: Server, method: str, path: str, model: type[BaseModel], required: bool
+) -> None:
+    spec = document(server)
+    body = spec["paths"][path][method]["requestBody"]
+    assert body["required"] is required
+    assert body["content"] == {"application/json": {"schema": {"$ref": COMPONENT.format(model=model.__name__)}}}
+    # The components are the model's own schema, and those of the models it uses.
+    _, defined = models_json_schema([(model, "validation")], ref_template=COMPONENT)
+    own = orjson.loads(orjson.dumps(defined["$defs"]))
+    assert model.__name__ in own
+    for name, schema in own.items():
+        assert spec["components"]["schemas"][name] == schema, name

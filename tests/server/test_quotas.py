@@ -388,3 +388,31 @@ def test_deleting_a_namespace_drops_its_bucket(server, admin) -> None:
 def test_settings_survive_json_round_trip(admin) -> None:
     ns = _namespace(admin, {"quotas": {"requests_per_second": 1e6, "max_code_bytes": 2**53 - 1}})
     assert json.loads(admin.get(f"/v1/namespaces/{ns}").text)["quotas"]["max_code_bytes"] == 2**53 - 1
+
+
+def test_a_body_its_model_refuses_changes_nothing(admin) -> None:
+    """NamespaceSettings validates the body, all of it before anything changes: a valid
+    `limits` beside a refused quota is not applied either."""
+    ns = _namespace(admin, {"limits": {"cpu_ms": 30}, "quotas": {"max_scripts": 3}})
+    for body, code, where, named in (
+        ({"limits": {"cpu_ms": 50}, "quotas": {"max_scripts": 1.5}}, "invalid_quota", "quotas.max_scripts:", ("quota", "max_scripts")),
+        ({"limits": {"cpu_ms": 50}, "quotas": {"requests_per_second": "5"}}, "invalid_quota", "quotas.requests_per_second:", ("quota", "requests_per_second")),
+        ({"limits": {"cpu_ms": 2**53}}, "invalid_limit", "limits.cpu_ms:", ("limit", "cpu_ms")),
+        ({"limits": {"cpu_ms": 50}, "outbound": "Platform/egress"}, "invalid_outbound", "outbound:", None),
+    ):
+        response = admin.put(f"/v1/namespaces/{ns}", json=body)
+        assert response.status_code == 400, response.text
+        error = _error(response)
+        assert error["code"] == code and error["message"].startswith(where), response.text
+        if named is not None:
+            assert error[named[0]] == named[1]
+    settings = admin.get(f"/v1/namespaces/{ns}").json()
+    assert (settings["limits"], settings["quotas"], settings["outbound"]) == ({"cpu_ms": 30}, {"max_scripts": 3}, None)
+
+
+def test_the_settings_model_names_every_limit_and_quota() -> None:
+    from isolane.platform.quotas import LIMIT_NAMES, QUOTA_NAMES
+    from isolane.server.models.namespaces import LimitSettings, QuotaSettings
+
+    assert tuple(LimitSettings.__annotations__) == LIMIT_NAMES
+    assert tuple(QuotaSettings.__annotations__) == QUOTA_NAMES

@@ -164,3 +164,30 @@ def test_ticks_run_once_across_two_servers(make_server: Callable[..., Server], t
     times = sorted(int(__import__("json").loads(r[3])[0]["message"].split('"time":')[1].split(",")[0]) for r in records)
     assert times == ticks
     assert other == 0
+
+
+def test_bodies_their_models_refuse_change_nothing(admin: httpx.Client) -> None:
+    """SchedulesPut and ScheduleTestRequest validate the bodies: shapes the platform alone
+    took (forms mixed, eleven copies of one cron, unknown fields) are 400s naming the field;
+    the schedules stay and nothing runs."""
+    deploy(admin, "cron-modeled", SCHEDULED)
+    assert admin.put(f"{BASE}/cron-modeled/schedules", json={"crons": ["0 0 * * *"]}).status_code == 200
+    for body, code, where in (
+        ({"crons": [{"cron": "15 * * * *"}]}, "invalid_cron", "object.crons[0]:"),
+        (["15 * * * *"], "invalid_cron", "array[0]:"),
+        ({"crons": ["15 * * * *"] * 11}, "too_many_schedules", "object.crons:"),
+        ("15 * * * *", "invalid_cron", "the body:"),
+    ):
+        response = admin.put(f"{BASE}/cron-modeled/schedules", json=body)
+        assert response.status_code == 400, response.text
+        error = response.json()["error"]
+        assert error["code"] == code and error["message"].startswith(where), error
+    assert schedules_of(admin, "cron-modeled") == ["0 0 * * *"]
+
+    for body, code in (({"cron": "*/5 * * * *", "at": 0}, "invalid_request"), ({"cron": 5}, "invalid_cron"), (["*/5 * * * *"], "invalid_json")):
+        response = admin.post(f"{BASE}/cron-modeled/schedules/test", json=body)
+        assert response.status_code == 400 and response.json()["error"]["code"] == code, response.text
+    ran = admin.post(f"{BASE}/cron-modeled/schedules/test", json={"cron": "*/5 * * * *"}).json()["invocation_id"]
+    _record(admin, ran)
+    listed = admin.get(f"{BASE}/cron-modeled/invocations", params={"trigger": "cron"}).json()["items"]
+    assert [item["id"] for item in listed] == [ran]  # the refused ones never ran

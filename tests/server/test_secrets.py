@@ -325,3 +325,17 @@ def test_servers_sharing_a_database_share_the_key(make_server, tmp_path) -> None
         mixed = put_secret(admin, "shared", "OTHER", "would be unreadable", ns="default")
         assert mixed.status_code == 500 and mixed.json()["error"]["code"] == "secrets_key_mismatch"
         assert admin.get(secrets_url("shared", "default")).json()["items"] == [{"name": "API_KEY", "type": "secret_text"}]
+
+
+def test_a_body_its_model_refuses_changes_nothing(admin: httpx.Client) -> None:
+    """SecretPut validates the body: a field it does not know (which the platform alone would
+    have ignored) is a 400 naming it, and no secret or version comes of it."""
+    deploy(admin, "modeled", SHOW_ENV, ns=NS)
+    before = version_of(admin, "modeled")
+    response = put_secret(admin, "modeled", "API_KEY", "s3cret", expires="tomorrow")
+    assert response.status_code == 400 and response.headers["content-type"].startswith("application/json")
+    error = response.json()["error"]
+    assert error["code"] == "invalid_request" and error["message"].startswith("expires:"), error
+    assert "s3cret" not in response.text
+    assert admin.get(secrets_url("modeled")).json()["items"] == []
+    assert version_of(admin, "modeled") == before

@@ -131,3 +131,18 @@ def test_bulk_delete_by_tags(server, admin: httpx.Client, ns: str) -> None:
     _upload_tagged(admin, "default", "elsewhere", ["customer-2"])
     assert [item["name"] for item in admin.delete(f"/v1/namespaces/{ns}/scripts", params={"tags": "customer-2"}).json()["items"]] == ["three"]
     assert admin.get("/v1/namespaces/default/scripts/elsewhere").status_code == 200
+
+
+def test_a_body_its_model_refuses_changes_nothing(admin: httpx.Client, ns: str) -> None:
+    """TagList validates the body: the error names the item it refused; the tags stay."""
+    _upload_tagged(admin, ns, "kept", ["prod"])
+    for body, code, where in (
+        (["ok", 5], "invalid_tags", "[1]:"),
+        (["ok", " leading-space"], "invalid_tag", "[1]:"),
+        ([f"t{i}" for i in range(9)], "too_many_tags", "the body:"),
+        ("prod", "invalid_tags", "the body:"),
+    ):
+        response = admin.put(f"/v1/namespaces/{ns}/scripts/kept/tags", json=body)
+        assert response.status_code == 400, response.text
+        assert _error(response)["code"] == code and _error(response)["message"].startswith(where), response.text
+    assert admin.get(f"/v1/namespaces/{ns}/scripts/kept/tags").json()["items"] == ["prod"]

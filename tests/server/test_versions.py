@@ -254,3 +254,22 @@ def test_deleting_a_script_deletes_its_versions_and_deployments(server, admin: h
     assert len(_deployments(admin, ns, "app")) == 1
     response = _deploy_versions(admin, ns, "app", (v1, 100))  # the old script's version is gone with it
     assert response.status_code == 404 and _error(response)["code"] == "version_not_found"
+
+
+def test_a_body_its_model_refuses_changes_nothing(server, admin: httpx.Client, ns: str) -> None:
+    """DeploymentRequest validates the body: fields it does not know (which the platform
+    alone would have ignored) and strings for numbers are 400s that name the field."""
+    v1 = deploy(admin, "app", code("v1"), ns=ns)["version_id"]
+    v2 = deploy(admin, "app", code("v2"), ns=ns)["version_id"]
+    before = _deployments(admin, ns, "app")
+    path = f"/v1/namespaces/{ns}/scripts/app/deployments"
+    for body, error_code, where in (
+        ({"versions": [{"version_id": v1, "percentage": 100}], "strategy": "percentage"}, "invalid_deployment", "strategy:"),
+        ({"versions": [{"version_id": v1, "percentage": 100, "weight": 1}]}, "invalid_deployment", "versions[0].weight:"),
+        ({"versions": [{"version_id": v1, "percentage": 50}, {"version_id": v2, "percentage": "50"}]}, "invalid_percentage", "versions[1].percentage:"),
+    ):
+        response = admin.post(path, json=body)
+        assert response.status_code == 400 and response.headers["content-type"].startswith("application/json"), response.text
+        assert _error(response)["code"] == error_code and _error(response)["message"].startswith(where), response.text
+    assert _deployments(admin, ns, "app") == before
+    assert invoke(server, ns, "app").text == "v2"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import Field, RootModel
+from pydantic import Discriminator, Field, RootModel, Tag
 
 from isolane.platform.cron import MAX_EXPRESSION_LENGTH
 from isolane.platform.triggers import MAX_SCHEDULES
@@ -22,7 +22,18 @@ class CronEntry(Closed):
     cron: Cron
 
 
-class SchedulesPut(RootModel[CronList | Annotated[list[CronEntry], Field(max_length=MAX_SCHEDULES)]]):
+def _shape(value: Any) -> str | None:
+    return "object" if isinstance(value, dict) else "array" if isinstance(value, list) else None
+
+
+# Told apart by their JSON type, so an error names the form that was sent.
+CronForms = Annotated[
+    Annotated[CronList, Tag("object")] | Annotated[list[CronEntry], Field(max_length=MAX_SCHEDULES), Tag("array")],
+    Discriminator(_shape, custom_error_type="invalid_cron", custom_error_message='send {"crons": [...]} or [{"cron": "..."}]'),
+]
+
+
+class SchedulesPut(RootModel[CronForms]):
     """`{"crons": [...]}`, or Cloudflare's `[{"cron": "..."}]`: replaces the script's triggers."""
 
 

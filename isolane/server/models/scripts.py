@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, RootModel
 
 from isolane.platform.deployments import MAX_VERSIONS
-from isolane.platform.uploads import MAX_TAGS
+from isolane.platform.uploads import MAX_TAG_LENGTH, MAX_TAGS, TAG
 from isolane.server.models.common import Closed, Timestamp
 
 
@@ -65,10 +65,13 @@ class ScriptDeleted(Closed):
     deleted: bool
 
 
-class TagList(RootModel[list[str]]):
+Tag = Annotated[str, Field(pattern=f"^{TAG.pattern}$", description=f"1-{MAX_TAG_LENGTH} characters, no commas, not starting with a space")]
+
+
+class TagList(RootModel[list[Tag]]):
     """`PUT .../tags`: the script's tags, replacing its old ones."""
 
-    root: list[str] = Field(max_length=MAX_TAGS, examples=[["customer-42", "staging"]])
+    root: list[Tag] = Field(max_length=MAX_TAGS, examples=[["customer-42", "staging"]])
 
 
 class Version(Described):

@@ -6,14 +6,14 @@ from typing import Literal
 
 from pydantic import Field
 
-from isolane.platform.secrets import MAX_SECRET_BYTES, SECRET_TYPES
+from isolane.platform.secrets import MAX_SECRET_BYTES, SECRET_NAME, SECRET_TYPES
 from isolane.server.models.common import Closed
 
 SecretType = Literal[SECRET_TYPES]  # type: ignore[valid-type]
 
 
 class SecretPut(Closed):
-    name: str = Field(pattern=r"^[A-Za-z_$][A-Za-z0-9_$]{0,63}$", description="Its name on env", examples=["API_KEY"])
+    name: str = Field(pattern=f"^{SECRET_NAME.pattern}$", description="Its name on env", examples=["API_KEY"])
     text: str = Field(
         json_schema_extra={"writeOnly": True}, description=f"The value: at most {MAX_SECRET_BYTES} bytes of UTF-8; never returned"
     )

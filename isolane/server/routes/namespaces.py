@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import orjson
 from fastapi import APIRouter, Request
 
-from isolane.errors import BadRequest
 from isolane.platform.quotas import parse_changes
 from isolane.server.access import Access, access, principal_of
-from isolane.server.bodies import read_limited
+from isolane.server.bodies import parse_json, read_limited
 from isolane.server.models.common import Page, also, errors
 from isolane.server.models.namespaces import Namespace, NamespaceDeleted, NamespaceSettings
 from isolane.server.openapi import json_body
@@ -17,6 +15,13 @@ from isolane.server.responses import JSONResponse
 router = APIRouter(prefix="/v1/namespaces", tags=["namespaces"])
 
 MAX_SETTINGS_BODY = 16 * 1024
+# A refused limit or quota is named (`"limit": "cpu"`), as platform/quotas.py names them.
+SETTINGS_CODES = {
+    "limits": ("invalid_limit", "limit"),
+    "quotas": ("invalid_quota", "quota"),
+    "dispatcher": "invalid_dispatcher",
+    "outbound": "invalid_outbound",
+}
 
 
 @router.get("", response_model=Page[Namespace], **access(Access.TOKEN))
@@ -40,12 +45,8 @@ async def put_namespace(ns: str, request: Request) -> JSONResponse:
     "dispatcher", "outbound"}` replaces those of its settings it names."""
     services = request.app.state.services
     body = await read_limited(request, MAX_SETTINGS_BODY, "body")
-    changes = None
-    if body.strip():
-        try:
-            changes = parse_changes(orjson.loads(body), ns)
-        except orjson.JSONDecodeError as exc:
-            raise BadRequest(f"the body is not valid JSON: {exc}", code="invalid_json") from exc
+    settings = parse_json(NamespaceSettings, body, code="invalid_request", codes=SETTINGS_CODES, optional=True)
+    changes = None if settings is None else parse_changes(settings, ns)
     namespace, created = await services.namespaces.ensure(ns, changes)
     if changes:  # this server follows at once; others within a second
         services.scripts.forget_namespace(ns)

@@ -4,15 +4,11 @@ Schedules are script settings (changing them deploys nothing); see platform/sche
 
 from __future__ import annotations
 
-from typing import Any
-
-import orjson
 from fastapi import APIRouter, Request
 
-from isolane.errors import BadRequest
 from isolane.platform.triggers import parse_schedules_body
 from isolane.server.access import Access, access
-from isolane.server.bodies import read_limited
+from isolane.server.bodies import parse_json, read_limited
 from isolane.server.models.common import Page, errors
 from isolane.server.models.schedules import Schedule, SchedulesPut, ScheduleTestRequest, ScheduleTestResult
 from isolane.server.openapi import json_body
@@ -21,16 +17,9 @@ from isolane.server.responses import JSONResponse
 router = APIRouter(prefix="/v1/namespaces/{ns}/scripts/{name}/schedules", tags=["schedules"])
 
 MAX_BODY_BYTES = 16 * 1024
-
-
-async def _json(request: Request, example: str) -> Any:
-    body = await read_limited(request, MAX_BODY_BYTES, "body")
-    if not body.strip():
-        return None
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise BadRequest(f"the body must be JSON, e.g. {example}", code="invalid_json") from None
+SCHEDULES_CODES = {"object.crons:too_long": "too_many_schedules", "array:too_long": "too_many_schedules"}
+# A body that is no JSON object keeps its code from before bodies were validated by the model.
+TEST_CODES = {"": "invalid_json", "cron": "invalid_cron"}
 
 
 @router.get("", response_model=Page[Schedule], **access(Access.NAMESPACE))
@@ -47,7 +36,8 @@ async def get_schedules(ns: str, name: str, request: Request) -> JSONResponse:
 )
 async def put_schedules(ns: str, name: str, request: Request) -> JSONResponse:
     """Replace the script's cron triggers: `{"crons": [...]}` or `[{"cron": "..."}]`."""
-    crons = parse_schedules_body(await _json(request, '{"crons": ["*/5 * * * *"]}'))
+    body = await read_limited(request, MAX_BODY_BYTES, "body")
+    crons = parse_schedules_body(parse_json(SchedulesPut, body, code="invalid_cron", codes=SCHEDULES_CODES))
     return JSONResponse({"items": await request.app.state.services.schedules.put(ns, name, crons), "cursor": None})
 
 
@@ -60,12 +50,9 @@ async def put_schedules(ns: str, name: str, request: Request) -> JSONResponse:
 async def test_schedule(ns: str, name: str, request: Request) -> JSONResponse:
     """Run the script's scheduled handler once, now, and answer its outcome (200 whatever it
     is). `cron` defaults to the script's first schedule (or "" without one)."""
-    body = await _json(request, '{"cron": "*/5 * * * *"}')
-    if body is not None and not isinstance(body, dict):
-        raise BadRequest('the body must be a JSON object, e.g. {"cron": "*/5 * * * *"}', code="invalid_json")
-    cron = (body or {}).get("cron")
-    if cron is not None and not isinstance(cron, str):
-        raise BadRequest("cron must be a string", code="invalid_cron")
+    body = await read_limited(request, MAX_BODY_BYTES, "body")
+    asked = parse_json(ScheduleTestRequest, body, code="invalid_request", codes=TEST_CODES, optional=True)
+    cron = (asked or {}).get("cron")
     result, record, cron, scheduled_time = await request.app.state.services.schedules.test(ns, name, cron)
     return JSONResponse(
         {

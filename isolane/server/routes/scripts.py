@@ -4,14 +4,12 @@ and deployments are in `routes/versions.py`; invocation is the gateway's (`serve
 
 from __future__ import annotations
 
-import orjson
 from fastapi import APIRouter, Query, Request, Response
 
-from isolane.errors import BadRequest
 from isolane.platform.tags import parse_tag_list
 from isolane.platform.uploads import Upload, essence, upload_from_parts, upload_from_raw
 from isolane.server.access import Access, access
-from isolane.server.bodies import read_limited
+from isolane.server.bodies import parse_json, read_limited
 from isolane.server.models.common import Page, also, errors
 from isolane.server.models.scripts import Script, ScriptDeleted, ScriptSummary, TagList, UploadedScript
 from isolane.server.multipart import parse_multipart
@@ -23,6 +21,8 @@ router = APIRouter(prefix="/v1/namespaces/{ns}/scripts", tags=["scripts"])
 # Room for multipart framing and metadata around the code itself.
 MULTIPART_OVERHEAD = 64 * 1024
 MAX_TAGS_BODY = 16 * 1024
+# A string that is no valid tag is `invalid_tag`; anything else but a list of strings, `invalid_tags`.
+TAG_CODES = {":too_long": "too_many_tags", "*": "invalid_tag", "*:string_type": "invalid_tags"}
 
 # What an upload may send; the content routes answer the same types.
 SOURCE_TYPES = ("application/javascript+module", "application/typescript", "application/javascript")
@@ -137,9 +137,6 @@ async def get_tags(ns: str, name: str, request: Request) -> JSONResponse:
 async def put_tags(ns: str, name: str, request: Request) -> JSONResponse:
     """Replace the script's tags with the body's list (at most 8)."""
     body = await read_limited(request, MAX_TAGS_BODY, "tag list")
-    try:
-        raw = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise BadRequest('the body must be a JSON list of tags, e.g. ["customer-42", "staging"]', code="invalid_json") from None
-    tags = await request.app.state.services.scripts.set_tags(ns, name, parse_tag_list(raw))
+    listed = parse_json(TagList, body, code="invalid_tags", codes=TAG_CODES)
+    tags = await request.app.state.services.scripts.set_tags(ns, name, parse_tag_list(listed))
     return JSONResponse({"items": tags, "cursor": None})

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 
 from isolane.platform.secrets import MAX_SECRET_BYTES
 from isolane.server.access import Access, access
-from isolane.server.bodies import read_limited
+from isolane.server.bodies import parse_json, read_limited
 from isolane.server.models.common import Page, also, errors
 from isolane.server.models.secrets import SecretDeleted, SecretInfo, SecretPut, SecretSet
 from isolane.server.openapi import json_body
@@ -19,6 +19,8 @@ router = APIRouter(prefix="/v1/namespaces/{ns}/scripts/{name}/secrets", tags=["s
 
 # A value of MAX_SECRET_BYTES may grow sixfold as JSON (\u escapes), plus the rest.
 MAX_BODY_BYTES = 6 * MAX_SECRET_BYTES + 4096
+# A body that is no JSON object keeps its code from before bodies were validated by the model.
+SECRET_CODES = {"": "invalid_json", "name": "invalid_secret_name", "type": "invalid_secret_type", "text": "invalid_secret_text"}
 
 @router.put(
     "",
@@ -30,7 +32,8 @@ MAX_BODY_BYTES = 6 * MAX_SECRET_BYTES + 4096
 async def put_secret(ns: str, name: str, request: Request) -> JSONResponse:
     """Set a secret (201 new, 200 replaced) and deploy the script's version that has it."""
     body = await read_limited(request, MAX_BODY_BYTES, "secret", code="secret_too_large")
-    info, created = await request.app.state.services.secrets.put(ns, name, body)
+    secret = parse_json(SecretPut, body, code="invalid_request", codes=SECRET_CODES)
+    info, created = await request.app.state.services.secrets.put(ns, name, secret)
     return JSONResponse(info, status_code=201 if created else 200)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, Request, Response
 
 from isolane.server.access import Access, access
-from isolane.server.bodies import read_limited
+from isolane.server.bodies import parse_json, read_limited
 from isolane.server.responses import JSONResponse
 from isolane.server.models.common import Page, also, errors
 from isolane.server.models.scripts import Deployment, DeploymentRequest, Version
@@ -17,6 +17,7 @@ from isolane.server.routes.scripts import SOURCE_CONTENT, UPLOAD_BODY, UPLOAD_ER
 router = APIRouter(prefix="/v1/namespaces/{ns}/scripts/{name}", tags=["versions"])
 
 MAX_DEPLOYMENT_BODY = 16 * 1024
+DEPLOYMENT_CODES = {"": "invalid_json", "versions:too_long": "too_many_versions", "versions.*.percentage": "invalid_percentage"}
 
 
 
@@ -89,5 +90,6 @@ async def post_deployment(
 ) -> JSONResponse:
     """Deploy versions of the script: one at 100% (e.g. a rollback) or two splitting the traffic."""
     body = await read_limited(request, MAX_DEPLOYMENT_BODY, "deployment")
-    deployment = await request.app.state.services.scripts.deploy(ns, name, body, force=force)
+    requested = parse_json(DeploymentRequest, body, code="invalid_deployment", codes=DEPLOYMENT_CODES)
+    deployment = await request.app.state.services.scripts.deploy(ns, name, requested, force=force)
     return JSONResponse(deployment, status_code=201)
