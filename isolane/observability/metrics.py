@@ -50,6 +50,26 @@ class SupervisorCollector(Collector):
         yield evictions
 
 
+class PipelineCollector(Collector):
+    """The record pipeline and the live tail, from values set just before a scrape."""
+
+    def __init__(self) -> None:
+        self.records_dropped = 0
+        self.tail_subscribers = 0
+        self.tail_dropped = 0
+
+    def collect(self) -> Iterable[Metric]:
+        lost = CounterMetricFamily("isolane_records_dropped", "Invocation records lost because the writer's queue was full.")
+        lost.add_metric([], float(self.records_dropped))
+        yield lost
+        subscribers = GaugeMetricFamily("isolane_tail_subscribers", "Live tail streams open on this server.")
+        subscribers.add_metric([], float(self.tail_subscribers))
+        yield subscribers
+        dropped = CounterMetricFamily("isolane_tail_dropped", "Records not sent to live tail subscribers that read too slowly.")
+        dropped.add_metric([], float(self.tail_dropped))
+        yield dropped
+
+
 class Metrics:
     def __init__(self, max_namespaces: int = MAX_NAMESPACES) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
@@ -70,6 +90,8 @@ class Metrics:
         self._subrequests = Counter("isolane_subrequests", "Subrequests (fetch) made by invocations.", registry=self.registry)
         self.supervisor = SupervisorCollector()
         self.registry.register(self.supervisor)
+        self.pipeline = PipelineCollector()
+        self.registry.register(self.pipeline)
         # Label children by key: the hot path skips prometheus-client's label validation.
         self._children: dict[tuple[str, str, str], tuple[Any, Any, Any]] = {}
 
@@ -97,8 +119,19 @@ class Metrics:
         if subrequests:
             self._subrequests.inc(subrequests)
 
-    def render(self, executors: list[dict[str, Any]], restarts: int) -> bytes:
-        """The text exposition, with the supervisor's state as given (no await in between)."""
+    def render(
+        self,
+        executors: list[dict[str, Any]],
+        restarts: int,
+        *,
+        records_dropped: int = 0,
+        tail_subscribers: int = 0,
+        tail_dropped: int = 0,
+    ) -> bytes:
+        """The text exposition, with the state as given (no await in between)."""
         self.supervisor.snapshot = executors
         self.supervisor.restarts = restarts
+        self.pipeline.records_dropped = records_dropped
+        self.pipeline.tail_subscribers = tail_subscribers
+        self.pipeline.tail_dropped = tail_dropped
         return generate_latest(self.registry)

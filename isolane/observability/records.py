@@ -100,7 +100,10 @@ class RecordStore:
 
     def submit(self, record: InvocationRecord) -> None:
         for listener in self.listeners:
-            listener(record)
+            try:
+                listener(record)
+            except Exception:  # noqa: BLE001 - a listener's failure must not lose the record
+                log.exception("invocation record listener failed")
         try:
             self._queue.put_nowait(record)
         except asyncio.QueueFull:

@@ -116,11 +116,18 @@ class TailHub:
         self._watched: dict[tuple[str, str], set[TailSubscription]] = {}
         self._poller: asyncio.Task[None] | None = None
         self._closed = False
+        self._dropped_by_ended = 0  # records dropped by subscriptions that have ended
         records.listeners.append(self.publish)
 
     @property
     def subscribers(self) -> int:
         return sum(len(subscriptions) for subscriptions in self._watched.values())
+
+    @property
+    def dropped(self) -> int:
+        """Records dropped for slow subscribers since the server started (for /metrics)."""
+        live = sum(subscription.dropped for subscriptions in self._watched.values() for subscription in subscriptions)
+        return self._dropped_by_ended + live
 
     def publish(self, record: InvocationRecord) -> None:
         subscriptions = self._watched.get((record.namespace, record.script))
@@ -146,6 +153,7 @@ class TailHub:
             subscription.close()
             watchers = self._watched.get(key)
             if watchers is not None:
+                self._dropped_by_ended += subscription.dropped
                 watchers.discard(subscription)
                 if not watchers:
                     del self._watched[key]

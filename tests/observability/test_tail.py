@@ -167,6 +167,25 @@ def test_slow_consumer_drops_and_is_told(server, tailed):
     assert delivered + notices[-1]["total_dropped"] == count
     assert delivered < count
     assert elapsed < count * 0.05, elapsed  # nobody waited on the tail (about 2 ms each)
+    # The server noticed the consumer left: no subscriber is left behind, and /metrics
+    # counts what was dropped.
+    deadline = time.monotonic() + 10
+    while True:
+        metrics = metric_values(server)
+        if metrics["isolane_tail_subscribers"] == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert metrics["isolane_tail_subscribers"] == 0
+    assert metrics["isolane_tail_dropped_total"] >= notices[-1]["total_dropped"]
+
+
+def metric_values(server) -> dict[str, float]:
+    text = httpx.get(f"{server.url}/metrics", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).text
+    return {
+        line.split(" ")[0]: float(line.split(" ")[1])
+        for line in text.splitlines()
+        if line.startswith(("isolane_tail_", "isolane_records_dropped"))
+    }
 
 
 def test_records_of_another_server_sharing_the_store(server, make_server, tmp_path):

@@ -49,5 +49,11 @@ async def metrics(request: Request) -> Response:
     """Prometheus metrics (names prefixed `isolane_`); needs an admin token."""
     services = request.app.state.services
     executors = await services.supervisor.stats()
-    body = services.runner.metrics.render(executors, services.supervisor.restarts)
+    body = services.runner.metrics.render(
+        executors,
+        services.supervisor.restarts,
+        records_dropped=services.records.dropped,
+        tail_subscribers=services.tail.subscribers,
+        tail_dropped=services.tail.dropped,
+    )
     return Response(body, media_type=CONTENT_TYPE)
