@@ -22,12 +22,10 @@ from typing import Any
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from isolane.clock import now_ms, to_iso
 from isolane.errors import IsolaneError, NotFound
 from isolane.observability.records import InvocationRecord, new_record_id
-from isolane.platform.calls import CallContext
 from isolane.platform.cron import Cron, CronError, parse
 from isolane.platform.dispatch import context_for
 from isolane.platform.triggers import parse_crons, replace

@@ -14,7 +14,6 @@ library it returns, pinned at 0.14.1) so that we own the loop, the timers and th
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import os
 import threading
 import time

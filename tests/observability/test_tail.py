@@ -233,5 +233,5 @@ def test_stopping_server_ends_open_tails(make_server):
         started = time.monotonic()
         instance.stop()
         assert time.monotonic() - started < 8
-        while (event := reader.next())[0] != "closed":
+        while reader.next()[0] != "closed":
             pass
