@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import os
 import re
@@ -18,6 +19,18 @@ if TYPE_CHECKING:
     from isolane.client import Module
 
 NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+# An ES module has an import or export statement (a line that starts with one).
+MODULE_SYNTAX = re.compile(rb"^\s*(import(\s+[\w{*]|\s*[{*'\"])|export[\s{*])", re.M)
+FORMATS = ("auto", "modules", "service-worker")
+
+
+def is_service_worker(main: Module, format: str) -> bool:
+    """As wrangler decides: a plain .js entry with no import or export statement is a service
+    worker (`addEventListener("fetch", ...)`), unless --format says otherwise."""
+    if format != "auto":
+        return format == "service-worker"
+    content = main.content.encode() if isinstance(main.content, str) else main.content
+    return Path(main.name).suffix.lower() in (".js", ".cjs") and MODULE_SYNTAX.search(content) is None
 
 
 def parse_pairs(values: list[str], option: str) -> dict[str, str]:
@@ -76,6 +89,14 @@ def deploy(
     tag: Annotated[list[str], typer.Option("--tag", help="A tag (repeatable); given tags replace the script's.", show_default=False)] = [],  # noqa: B006
     cron: Annotated[list[str], typer.Option("--cron", help="A cron trigger (repeatable); given crons replace the script's.", show_default=False)] = [],  # noqa: B006
     compatibility_date: Annotated[str | None, typer.Option("--compatibility-date", help="e.g. 2026-11-27.", show_default=False)] = None,
+    format: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="modules (export default { fetch }), service-worker (addEventListener), or auto: a .js file"
+            " without import or export statements is a service worker.",
+        ),
+    ] = "auto",
 ) -> None:
     """Deploy a script: upload its modules as a new version and serve it at once.
 
@@ -83,7 +104,20 @@ def deploy(
     kept otherwise. Each --secret is set after the upload (each a new version). Prints the
     version id that serves.
     """
+    if format not in FORMATS:
+        raise UsageError(f"--format is one of {', '.join(FORMATS)}, not {format!r}")
     main, others = modules_from_files(files)
+    if is_service_worker(main, format):
+        if others:
+            raise UsageError("a service worker is one file (imports need ES modules: export default { fetch })")
+        if var or kv or secret:
+            raise UsageError(
+                "service workers get no bindings (--var, --kv, --secret): write an ES module (export default { fetch(request, env) })"
+                " or pass --format modules"
+            )
+        from isolane.client import SERVICE_WORKER_JS
+
+        main = dataclasses.replace(main, content_type=SERVICE_WORKER_JS)
     script = name or Path(main.name).stem.lower()
     if not NAME.fullmatch(script):
         raise UsageError(f"{script!r} is not a valid script name (a DNS label: a-z, 0-9, -): pass --name")

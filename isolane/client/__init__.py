@@ -60,7 +60,7 @@ from isolane.client._models import (
     Version,
 )
 from isolane.client._sync import Client
-from isolane.client._uploads import content_type_for, module_from_path
+from isolane.client._uploads import MODULE_JS, SERVICE_WORKER_JS, content_type_for, module_from_path
 
 __all__ = [
     "UNSET",
@@ -109,6 +109,8 @@ __all__ = [
     "UsageFigures",
     "Version",
     "content_type_for",
+    "MODULE_JS",
+    "SERVICE_WORKER_JS",
     "module_from_path",
     "platform_error",
 ]

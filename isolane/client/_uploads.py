@@ -12,6 +12,7 @@ from typing import Any
 from isolane.client._models import Module
 
 MODULE_JS = "application/javascript+module"
+SERVICE_WORKER_JS = "application/javascript"  # addEventListener("fetch", ...): no exports
 
 _TYPES_BY_SUFFIX = {
     ".js": MODULE_JS,
@@ -76,7 +77,9 @@ def build_upload(
     every_binding: list[dict[str, Any]] = [{"type": "plain_text", "name": name, "text": text} for name, text in (vars or {}).items()]
     every_binding += [{"type": "kv_namespace", "name": name, "namespace_id": kv_id} for name, kv_id in (kv or {}).items()]
     every_binding += [dict(binding) for binding in bindings or ()]
-    metadata: dict[str, Any] = {"main_module": main.name, "bindings": every_binding}
+    # Workers' metadata names a service worker's script `body_part`, a module's `main_module`.
+    entry = "body_part" if main.content_type == SERVICE_WORKER_JS else "main_module"
+    metadata: dict[str, Any] = {entry: main.name, "bindings": every_binding}
     if tags is not None:
         metadata["tags"] = list(tags)
     if limits is not None:

@@ -132,3 +132,44 @@ def test_deploy_and_invoke_errors(run: Run, project: Path, tmp_path: Path, clien
     missing = run("invoke", "cli-deploy/nothing-here")
     assert missing.code == 4 and "isolane ls NS" in missing.stderr
     assert run("invoke", "cli-deploy/app", "-H", "no colon").code == 2
+
+
+SERVICE_WORKER = 'addEventListener("fetch", (event) => event.respondWith(new Response("service worker here")));\n'
+
+
+def test_deploy_detects_a_service_worker(run: Run, tmp_path: Path, client: Client) -> None:
+    (tmp_path / "sw.js").write_text(SERVICE_WORKER)
+    deployed = run("deploy", str(tmp_path / "sw.js"), "--namespace", "cli-deploy", "--tag", "legacy")
+    assert deployed.code == 0, deployed.stderr
+    assert run("invoke", "cli-deploy/sw").stdout == "service worker here"
+    assert client.get_script("cli-deploy", "sw").tags == ["legacy"]
+    # As a module the same file fails at startup (modules cannot addEventListener), and
+    # bindings are refused for a service worker before anything is uploaded.
+    forced = run("deploy", str(tmp_path / "sw.js"), "--namespace", "cli-deploy", "--name", "sw-module", "--format", "modules")
+    assert forced.code == 1 and "script_startup_failed" in forced.stderr
+    refused = run("deploy", str(tmp_path / "sw.js"), "--namespace", "cli-deploy", "--name", "sw-vars", "--var", "A=b")
+    assert refused.code == 2 and "service workers get no bindings" in refused.stderr
+    assert run("invoke", "cli-deploy/sw-vars").code == 4
+    bad = run("deploy", str(tmp_path / "sw.js"), "--format", "classic")
+    assert bad.code == 2 and "--format" in bad.stderr
+
+
+@pytest.mark.parametrize(
+    ("source", "module"),
+    [
+        ("import x from './a.js';", True),
+        ("  import {a} from 'b';", True),
+        ('import"./side-effect.js";', True),
+        ("export default {};", True),
+        ("export{a};", True),
+        ("important = 1;", False),
+        ("exports.x = 1;", False),
+        (SERVICE_WORKER, False),
+    ],
+)
+def test_service_worker_detection(source: str, module: bool) -> None:
+    from isolane.cli.deploy import is_service_worker
+    from isolane.client import Module
+
+    assert is_service_worker(Module("entry.js", source), "auto") is not module
+    assert is_service_worker(Module("entry.ts", "addEventListener('fetch', () => {});"), "auto") is False

@@ -21,6 +21,7 @@ from isolane.client import (
     Module,
     NotFound,
     PermissionDenied,
+    SERVICE_WORKER_JS,
     RateLimited,
     Script,
     ServerError,
@@ -266,3 +267,13 @@ def test_transport_seam_and_non_json_errors() -> None:
     with Client("http://isolane.test", "t", transport=httpx.MockTransport(handler)) as client, pytest.raises(ServerError) as caught:
         client.list_namespaces()
     assert caught.value.status == 502 and caught.value.code == "http_error" and "bad gateway" in caught.value.message
+
+
+def test_service_worker_upload_with_metadata(client: Client) -> None:
+    """A service worker (content type application/javascript) goes up as Workers' `body_part`."""
+    client.create_namespace("client-sw")
+    worker = 'addEventListener("fetch", (event) => event.respondWith(new Response("sw " + new URL(event.request.url).pathname)));'
+    uploaded = client.upload_script("client-sw", "sw", Module("sw.js", worker, SERVICE_WORKER_JS), tags=["legacy"])
+    assert uploaded.handlers == ["fetch"]
+    assert client.get_script("client-sw", "sw").tags == ["legacy"]
+    assert client.invoke("client-sw", "sw", "/x").text == "sw /x"
