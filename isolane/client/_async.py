@@ -18,6 +18,7 @@ from isolane.client._models import (
     CreatedToken,
     Deployment,
     ExecuteResult,
+    Executors,
     InvocationRecord,
     KVKey,
     KVNamespace,
@@ -381,6 +382,6 @@ class AsyncClient:
         `platform_error(response)` to tell Isolane's own errors from the script's answers."""
         return await self._send(calls.invoke(ns, name, path, method, content, headers, params))
 
-    async def executors(self) -> dict[str, Any]:
+    async def executors(self) -> Executors:
         """The server's executor processes (admin tokens)."""
         return await self._send(calls.executors())

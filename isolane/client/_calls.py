@@ -20,6 +20,7 @@ from isolane.client._models import (
     CreatedToken,
     Deployment,
     ExecuteResult,
+    Executors,
     InvocationRecord,
     KVKey,
     KVNamespace,
@@ -394,8 +395,8 @@ def invoke(
     return Call(method.upper(), f"{_script(ns, name)}/invoke{suffix}", lambda response: response, params=params, content=body, headers=headers, check=False)
 
 
-def executors() -> Call[dict[str, Any]]:
-    return Call("GET", "/v1/system/executors", lambda response: response.json())
+def executors() -> Call[Executors]:
+    return Call("GET", "/v1/system/executors", _model(Executors))
 
 
 

@@ -284,3 +284,26 @@ class Module:
     name: str
     content: bytes | str
     content_type: str = "application/javascript+module"
+
+
+# The server
+
+
+class ExecutorStats(Model):
+    """One executor process; one that did not answer shows only index, pid, in_flight, alive."""
+
+    index: int
+    pid: int | None = None
+    in_flight: int = 0
+    alive: bool
+    idle_isolates: int | None = None
+    spare_isolates: int | None = None
+    running: int | None = None
+    evictions: int | None = None
+    rss_bytes: int | None = None
+
+
+class Executors(Model):
+    items: list[ExecutorStats]
+    restarts: int
+

@@ -17,6 +17,7 @@ from isolane.client._models import (
     CreatedToken,
     Deployment,
     ExecuteResult,
+    Executors,
     InvocationRecord,
     KVKey,
     KVNamespace,
@@ -379,6 +380,6 @@ class Client:
         `platform_error(response)` to tell Isolane's own errors from the script's answers."""
         return self._send(calls.invoke(ns, name, path, method, content, headers, params))
 
-    def executors(self) -> dict[str, Any]:
+    def executors(self) -> Executors:
         """The server's executor processes (admin tokens)."""
         return self._send(calls.executors())

@@ -277,3 +277,10 @@ def test_service_worker_upload_with_metadata(client: Client) -> None:
     assert uploaded.handlers == ["fetch"]
     assert client.get_script("client-sw", "sw").tags == ["legacy"]
     assert client.invoke("client-sw", "sw", "/x").text == "sw /x"
+
+
+def test_executors_are_typed(client: Client) -> None:
+    executors = client.executors()
+    assert executors.restarts >= 0 and executors.items
+    alive = [executor for executor in executors.items if executor.alive]
+    assert alive and all(executor.pid and executor.rss_bytes and executor.rss_bytes > 0 for executor in alive)
