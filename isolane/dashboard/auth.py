@@ -53,13 +53,14 @@ def signer_of(request: Request) -> SessionSigner:
 
 async def current_viewer(request: Request) -> Viewer:
     """The session's viewer; LoginRequired without a session that still holds (signed by
-    us, unexpired, its token still there with the same secret)."""
+    us, unexpired, its token still there with the same secret, not logged out)."""
     session = SessionSigner.parse(request.cookies.get(COOKIE_NAME))
     if session is None:
         raise LoginRequired()
-    found = await request.app.state.services.tokens.principal_by_id(session.token_id)
+    services = request.app.state.services
+    found = await services.tokens.principal_by_id(session.token_id)
     signer = signer_of(request)
-    if found is None or not signer.verify(session, found[1]):
+    if found is None or not signer.verify(session, found[1]) or await services.logouts.ended(session.nonce):
         raise LoginRequired()
     viewer = Viewer(found[0], session, signer.csrf_token(session))
     request.state.dashboard_viewer = viewer

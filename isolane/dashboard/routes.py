@@ -96,6 +96,8 @@ async def login(request: Request) -> Response:
 async def logout(request: Request) -> Response:
     viewer = await auth.current_viewer(request)
     auth.check_csrf(request, viewer, await auth.read_form(request))
+    # Remembered until it would have expired: a copy of the cookie stops working too.
+    await request.app.state.services.logouts.end(viewer.session.nonce, viewer.session.expires_at)
     response = redirect("/dashboard/login")
     auth.end_session(response)
     return response

@@ -21,6 +21,7 @@ from isolane.platform.egress import EgressPolicy, parse_allow_list
 from isolane.platform.fetcher import Fetcher  # also registers the fetch operation
 from isolane.platform import dispatch, kv_calls  # noqa: F401 - register the dispatch.* and kv.* server operations
 from isolane.platform.kv import KVService
+from isolane.platform.logouts import LogoutService
 from isolane.platform.namespaces import DEFAULT_NAMESPACE, NamespaceService
 from isolane.platform.rates import RateLimiter
 from isolane.platform.runner import Runner
@@ -115,6 +116,7 @@ async def start_services(settings: Settings) -> Services:
             period_seconds=settings.records_sweep_seconds,
         ),
         tail=TailHub(db, records),
+        logouts=LogoutService(db),
         session_key=derive_key(secrets_key, SESSION_KEY_PURPOSE),
     )
     services.scheduler.start()

@@ -11,6 +11,7 @@ from isolane.observability.records import RecordStore, RecordSweeper
 from isolane.observability.tail import TailHub
 from isolane.platform.fetcher import Fetcher
 from isolane.platform.kv import KVService
+from isolane.platform.logouts import LogoutService
 from isolane.platform.namespaces import NamespaceService
 from isolane.platform.rates import RateLimiter
 from isolane.platform.runner import Runner
@@ -44,6 +45,7 @@ class Services:
     scheduler: Scheduler  # this server's background task that runs due cron ticks
     sweeper: RecordSweeper  # retention of invocation records, in the background
     tail: TailHub  # live tail subscriptions
+    logouts: LogoutService  # dashboard sessions ended by logging out
     session_key: bytes = field(repr=False)  # signs dashboard sessions (derived from the secrets key)
     # Invocations still running after their response was sent (ctx.waitUntil).
     background: set[asyncio.Task[Any]] = field(default_factory=set)

@@ -201,3 +201,12 @@ cron_leases = Table(
     Column("invocation_id", String(32), nullable=True),
     Index("ix_cron_leases_tick", "tick"),
 )
+
+# Dashboard sessions ended by logging out (their nonces), kept until they would have expired.
+dashboard_logouts = Table(
+    "dashboard_logouts",
+    metadata,
+    Column("nonce", String(32), primary_key=True),
+    Column("expires_at", BigInteger, nullable=False),  # epoch seconds
+)
+

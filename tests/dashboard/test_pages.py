@@ -130,6 +130,20 @@ def test_logout_needs_the_csrf_token_and_clears_the_cookie(server: Server, visit
     assert visitor.get("/dashboard").status_code == 303
 
 
+def test_a_copy_of_the_cookie_stops_working_at_logout(server: Server, visitor: Visitor) -> None:
+    """Logging out ends the session on the server too (on every server sharing the store)."""
+    copy = Visitor(server)
+    copy.cookies = dict(visitor.cookies)
+    assert copy.get("/dashboard").status_code == 200
+    assert visitor.post("/dashboard/logout", {"csrf": visitor.csrf()}).status_code == 303
+    response = copy.get("/dashboard")
+    assert response.status_code == 303 and response.headers["location"].startswith("/dashboard/login")
+    # Logging in again makes a new session, which works.
+    assert copy.login(ADMIN_TOKEN).status_code == 303
+    assert copy.get("/dashboard").status_code == 200
+    copy.close()
+
+
 def test_a_deleted_token_ends_its_sessions(server: Server, admin: httpx.Client, namespaces: None) -> None:
     token_id, secret = new_token(admin, f"namespace:{NS_A}")
     visitor = logged_in(server, secret)
