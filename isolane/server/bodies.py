@@ -10,12 +10,18 @@ import orjson
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
+from typing import TypeVar
 
 from isolane.errors import BadRequest, PayloadTooLarge
 
 # What answers a model's refusal, by where it happened (see `refusal_code`): a code, or a
 # (code, detail) pair whose detail names the key under that field (e.g. `"limit": "cpu"`).
 Codes = Mapping[str, str | tuple[str, str]]
+M = TypeVar("M", bound=BaseModel)
+
+# Small JSON bodies (token, KV namespace creation): read by the handler, after the token
+# check, within this size; never parsed by FastAPI, which would read any size first.
+SMALL_JSON_BYTES = 64 * 1024
 
 
 async def read_limited(request: Request, limit: int, what: str = "body", code: str = "payload_too_large") -> bytes:
@@ -33,10 +39,13 @@ async def read_limited(request: Request, limit: int, what: str = "body", code: s
     return b"".join(chunks)
 
 
-def parse_json(model: type[BaseModel], body: bytes, *, code: str, codes: Codes | None = None, optional: bool = False) -> Any:
+def parse_json(
+    model: type[BaseModel], body: bytes, *, code: str, codes: Codes | None = None, optional: bool = False, json_code: str = "invalid_json"
+) -> Any:
     """The body's JSON value, once `model` accepts it; None for an empty `optional` body.
 
-    400 `invalid_json` for what is not JSON (or not UTF-8, or has lone surrogate escapes).
+    400 `json_code` (`invalid_json`) for what is not JSON (or not UTF-8, or has lone
+    surrogate escapes).
     The model validates strictly (no coercion: "100" is no number), so the value handed on
     is exactly what it accepted; a refusal is a 400 that names the field, with the code
     that `codes` gives for where it happened, else `code`. The platform then makes its own
@@ -46,12 +55,19 @@ def parse_json(model: type[BaseModel], body: bytes, *, code: str, codes: Codes |
     try:
         value = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"the body is not valid JSON: {exc}", code="invalid_json") from None
+        raise BadRequest(f"the body is not valid JSON: {exc}", code=json_code) from None
     try:
         model.model_validate(value, strict=True)
     except ValidationError as exc:
         raise refusal(exc.errors(include_url=False, include_input=False)[0], code, codes or {}) from None
     return value
+
+
+async def read_json(request: Request, model: type[M], *, code: str = "invalid_request", limit: int = SMALL_JSON_BYTES) -> M:
+    """A small JSON body, read within `limit` and validated by `model` (see `parse_json`);
+    every refusal, unparsable JSON included, is 400 `code`."""
+    value = parse_json(model, await read_limited(request, limit), code=code, json_code=code)
+    return model.model_validate(value, strict=True)
 
 
 def location(loc: tuple[int | str, ...]) -> str:

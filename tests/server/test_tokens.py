@@ -94,3 +94,16 @@ def test_invalid_namespace_names(admin: httpx.Client) -> None:
         assert response.status_code == 400, name
         assert response.json()["error"]["code"] == "invalid_namespace_name"
     assert admin.put("/v1/namespaces/" + "a" * 63).status_code in (200, 201)
+
+
+def test_a_huge_body_is_refused_before_it_is_read(server, admin: httpx.Client) -> None:
+    """Bodies are read by the handler within 64 KiB, after the token check: an anonymous
+    client cannot make the server read (or parse) a large body."""
+    huge = b'{"name": "' + b"x" * (1 << 20) + b'", "scope": "admin"}'
+    response = admin.post("/v1/tokens", content=huge, headers={"content-type": "application/json"})
+    assert response.status_code == 413 and response.json()["error"]["code"] == "payload_too_large"
+    anonymous = httpx.post(f"{server.url}/v1/tokens", content=huge, headers={"content-type": "application/json"})
+    assert anonymous.status_code == 401
+    kv = admin.post("/v1/kv/namespaces", content=b'{"title": "' + b"y" * (1 << 20) + b'"}', headers={"content-type": "application/json"})
+    assert kv.status_code == 413
+    assert admin.post("/v1/tokens", json={"name": "fine", "scope": "admin", "read_only": "yes"}).status_code == 400

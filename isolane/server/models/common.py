@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 Timestamp = Annotated[str, Field(json_schema_extra={"format": "date-time"}, examples=["2026-11-27T18:00:00.000Z"])]
 DnsLabel = Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", examples=["acme"])]
@@ -16,35 +16,6 @@ class Closed(BaseModel):
     its model fails the conformance test instead of drifting silently."""
 
     model_config = ConfigDict(extra="forbid")
-
-
-def _has_lone_surrogate(value: Any) -> bool:
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return True
-        return False
-    if isinstance(value, dict):
-        return any(_has_lone_surrogate(key) or _has_lone_surrogate(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(_has_lone_surrogate(item) for item in value)
-    return False
-
-
-class JsonBody(BaseModel):
-    """A JSON request body that FastAPI parses and validates. Python's JSON parser accepts
-    escaped lone surrogates ("\\ud800"), which no encoder or database takes: they are
-    refused here (400 `invalid_request`) instead of failing deep in a handler."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _valid_unicode(cls, data: Any) -> Any:
-        if _has_lone_surrogate(data):
-            raise ValueError("strings must be valid Unicode (a lone surrogate escape is not)")
-        return data
 
 
 class ErrorDetail(BaseModel):

@@ -6,10 +6,10 @@ from typing import Any
 
 from pydantic import Field
 
-from isolane.server.models.common import Closed, JsonBody, Timestamp
+from isolane.server.models.common import Closed, Timestamp
 
 
-class KVNamespaceCreate(JsonBody):
+class KVNamespaceCreate(Closed):
     # `title` is checked by the platform (its own error codes), so any JSON passes here.
     title: Any = Field(None, json_schema_extra={"type": "string"}, examples=["sessions"])
     namespace: str | None = Field(None, description="Admins: the owning namespace (default: default)")

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pydantic import Field
 
 from isolane.platform.names import DNS_LABEL
-from isolane.server.models.common import Closed, JsonBody, Timestamp
+from isolane.server.models.common import Closed, Timestamp
 
 
-class TokenCreate(JsonBody):
+class TokenCreate(Closed):
     name: str = Field(min_length=1, max_length=200)
     # The pattern is documented, not enforced here: the platform answers `invalid_scope`.
     scope: str = Field(

@@ -25,9 +25,10 @@ from isolane.platform.kv import (
 )
 from isolane.platform.namespaces import DEFAULT_NAMESPACE
 from isolane.server.access import Access, access, principal_of
-from isolane.server.bodies import read_limited
+from isolane.server.bodies import read_json, read_limited
 from isolane.server.models.common import Page, errors
 from isolane.server.models.kv import KeyDeleted, KeyInfo, KVNamespace, KVNamespaceCreate, KVNamespaceDeleted
+from isolane.server.openapi import json_body
 from isolane.server.responses import JSONResponse
 
 router = APIRouter(prefix="/v1/kv/namespaces", tags=["kv"])
@@ -48,9 +49,16 @@ async def _reachable(request: Request, namespace_id: str) -> dict[str, Any]:
     return found
 
 
-@router.post("", status_code=201, response_model=KVNamespace, responses=errors(400, 404, 409), **access(Access.TOKEN))
-async def create_kv_namespace(body: KVNamespaceCreate, request: Request, namespace: str | None = Query(None, max_length=63)) -> JSONResponse:
+@router.post(
+    "",
+    status_code=201,
+    response_model=KVNamespace,
+    responses=errors(400, 404, 409, 413),
+    openapi_extra={**access(Access.TOKEN)["openapi_extra"], **json_body(KVNamespaceCreate)},
+)
+async def create_kv_namespace(request: Request, namespace: str | None = Query(None, max_length=63)) -> JSONResponse:
     """Create a KV namespace `{"title"}` in the caller's namespace (admins: `namespace`)."""
+    body = await read_json(request, KVNamespaceCreate)
     principal = principal_of(request)
     wanted = body.namespace or namespace
     if principal.is_admin:

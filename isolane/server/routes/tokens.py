@@ -8,17 +8,26 @@ from fastapi import APIRouter, Request
 from isolane.errors import Forbidden, NotFound
 from isolane.platform.tokens import NAMESPACE_SCOPE_PREFIX, parse_scope
 from isolane.server.access import Access, access, principal_of
+from isolane.server.bodies import read_json
 from isolane.server.models.common import Page, errors
 from isolane.server.models.tokens import CreatedToken, Token, TokenCreate, TokenDeleted
+from isolane.server.openapi import json_body
 from isolane.server.responses import JSONResponse
 
 router = APIRouter(prefix="/v1/tokens", tags=["tokens"])
 
 
-@router.post("", status_code=201, response_model=CreatedToken, responses=errors(400), **access(Access.TOKEN))
-async def create_token(body: TokenCreate, request: Request) -> JSONResponse:
+@router.post(
+    "",
+    status_code=201,
+    response_model=CreatedToken,
+    responses=errors(400, 413),
+    openapi_extra={**access(Access.TOKEN)["openapi_extra"], **json_body(TokenCreate)},
+)
+async def create_token(request: Request) -> JSONResponse:
     """Create a token (`scope` `admin` or `namespace:{ns}`); its secret is in this answer only. A namespace token may
     create tokens for its own namespace only."""
+    body = await read_json(request, TokenCreate)
     principal = principal_of(request)
     scope = parse_scope(body.scope)
     if not principal.is_admin and scope != NAMESPACE_SCOPE_PREFIX + (principal.namespace or ""):
