@@ -9,11 +9,11 @@ from rich.markup import escape
 
 from isolane.cli.output import Output, style_outcome
 from isolane.cli.session import Session, client_command, split_target
+from isolane.sandbox.outcomes import OUTCOME_NAMES
 
 if TYPE_CHECKING:
     from isolane.client import InvocationRecord
 
-OUTCOMES = "ok, exception, exceededCpu, exceededMemory, exceededWallTime, canceled"
 
 
 def print_record(out: Output, record: InvocationRecord) -> None:
@@ -47,7 +47,7 @@ def print_record(out: Output, record: InvocationRecord) -> None:
 def tail(
     session: Session,
     target: Annotated[str, typer.Argument(metavar="NS/NAME", help="The script.", show_default=False)],
-    outcome: Annotated[list[str], typer.Option("--outcome", help=f"Only these outcomes (repeatable): {OUTCOMES}.", show_default=False)] = [],  # noqa: B006
+    outcome: Annotated[list[str], typer.Option("--outcome", help=f"Only these outcomes (repeatable): {OUTCOME_NAMES}.", show_default=False)] = [],  # noqa: B006
     sample: Annotated[float | None, typer.Option("--sample", min=0, max=1, help="Fraction of invocations to show, 0 < F <= 1.", show_default=False)] = None,
 ) -> None:
     """Show a script's invocations live as they complete, until Ctrl-C.
@@ -74,7 +74,7 @@ def tail(
 def logs(
     session: Session,
     target: Annotated[str, typer.Argument(metavar="NS/NAME", help="The script.", show_default=False)],
-    outcome: Annotated[str | None, typer.Option("--outcome", help=f"Only this outcome: {OUTCOMES}.", show_default=False)] = None,
+    outcome: Annotated[str | None, typer.Option("--outcome", help=f"Only this outcome: {OUTCOME_NAMES}.", show_default=False)] = None,
     trigger: Annotated[str | None, typer.Option("--trigger", help="Only this trigger: fetch, cron, ...", show_default=False)] = None,
     since: Annotated[str | None, typer.Option("--since", help="ISO 8601 time, e.g. 2026-11-27T18:00:00Z.", show_default=False)] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=1000, help="How many of the newest records.")] = 20,

@@ -65,7 +65,14 @@ class _ReadableFormatter(logging.Formatter):
         fields = {key: value for key, value in record.__dict__.items() if key not in NOT_FIELDS and value is not None}
         if not fields:
             return message
-        return message + "  " + " ".join(f"{key}={value}" for key, value in fields.items())
+        return message + "  " + " ".join(f"{key}={_shown(value)}" for key, value in fields.items())
+
+
+def _shown(value: object) -> str:
+    """A field's value on one line: text with control characters (a path's %0a, decoded)
+    is quoted with escapes, so it cannot forge a line of its own."""
+    text = str(value)
+    return repr(text) if any(char < " " or char == "\x7f" for char in text) else text
 
 
 def configure(level: str = "info", fmt: str = "auto") -> None:

@@ -13,17 +13,20 @@ is dropped and counted; the subscriber is told how many before its next record.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import random
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import and_, or_, select
 
 from isolane.clock import now_ms
+from isolane.errors import TooManyRequests
 from isolane.observability.records import InvocationRecord, RecordStore, record_view
 from isolane.store.database import Database
 from isolane.store.schema import invocations
@@ -36,6 +39,25 @@ POLL_SECONDS = 0.5  # how often the store is read for other servers' records
 # clocks of servers that differ a little): each poll looks back this far, skipping the
 # ids it has already delivered.
 LOOKBACK_MS = 5_000
+# Open tails per server: each costs a stream and a copy of every record it takes.
+MAX_PER_SCRIPT = 10  # as Cloudflare's limit of simultaneous tails per Worker
+MAX_PER_NAMESPACE = 50
+
+
+class SharedView:
+    """A record as the API shows it, shared by every subscriber of its script; encoded to
+    JSON once, when first sent, however many streams send it."""
+
+    __slots__ = ("view", "_json")
+
+    def __init__(self, view: dict[str, Any]) -> None:
+        self.view = view
+        self._json: bytes | None = None
+
+    def json(self) -> bytes:
+        if self._json is None:
+            self._json = orjson.dumps(self.view)
+        return self._json
 
 
 @dataclass(slots=True, frozen=True)
@@ -43,6 +65,10 @@ class TailEvent:
     kind: str  # "invocation" | "dropped"
     data: dict[str, Any]
     id: str | None = None  # the record's id, for invocations
+    shared: SharedView | None = None  # an invocation's record, encoded once for all streams
+
+    def json(self) -> bytes:
+        return self.shared.json() if self.shared is not None else orjson.dumps(self.data)
 
 
 class TailSubscription:
@@ -55,20 +81,21 @@ class TailSubscription:
         self.sample = sample
         self.dropped = 0  # in all
         self._unreported = 0  # dropped since the last `dropped` event
-        self._buffer: deque[dict[str, Any]] = deque()
+        self._buffer: deque[SharedView] = deque()
         self._ready = asyncio.Event()
+        self._on_close: list[Callable[[], object]] = []
         self.closed = False
 
-    def offer(self, view: dict[str, Any]) -> None:
-        """Take a record's view if it matches and fits; never blocks."""
-        if self.outcomes is not None and view["outcome"] not in self.outcomes:
+    def offer(self, record: SharedView) -> None:
+        """Take a record if it matches and fits; never blocks."""
+        if self.outcomes is not None and record.view["outcome"] not in self.outcomes:
             return
         if self.sample < 1.0 and random.random() >= self.sample:
             return
         if len(self._buffer) >= BUFFER:
             self.overflow()
             return
-        self._buffer.append(view)
+        self._buffer.append(record)
         self._ready.set()
 
     def overflow(self) -> None:
@@ -80,6 +107,13 @@ class TailSubscription:
     def close(self) -> None:
         self.closed = True
         self._ready.set()
+        for callback in self._on_close:
+            callback()
+        self._on_close.clear()
+
+    def on_close(self, callback: Callable[[], object]) -> None:
+        """Call `callback` when the subscription closes (e.g. to stop a watcher task)."""
+        self._on_close.append(callback)
 
     async def next(self, timeout: float | None = None) -> TailEvent | None:
         """The next event; None when `timeout` passes first or the hub closed."""
@@ -95,8 +129,8 @@ class TailSubscription:
             event = TailEvent("dropped", {"dropped": self._unreported, "total_dropped": self.dropped})
             self._unreported = 0
             return event
-        view = self._buffer.popleft()
-        return TailEvent("invocation", view, view["id"])
+        record = self._buffer.popleft()
+        return TailEvent("invocation", record.view, record.view["id"], record)
 
     def __aiter__(self) -> AsyncIterator[TailEvent]:
         return self._events()
@@ -132,9 +166,22 @@ class TailHub:
     def publish(self, record: InvocationRecord) -> None:
         subscriptions = self._watched.get((record.namespace, record.script))
         if subscriptions:
-            view = record.view()
+            shared = SharedView(record.view())
             for subscription in subscriptions:
-                subscription.offer(view)
+                subscription.offer(shared)
+
+    def admit(self, namespace: str, script: str) -> None:
+        """Refuse (429) a new tail past the per-script or per-namespace limit of this server."""
+        on_script = len(self._watched.get((namespace, script), ()))
+        on_namespace = sum(len(subs) for (ns, _), subs in self._watched.items() if ns == namespace)
+        if on_script >= MAX_PER_SCRIPT or on_namespace >= MAX_PER_NAMESPACE:
+            limit, what = (MAX_PER_SCRIPT, "script") if on_script >= MAX_PER_SCRIPT else (MAX_PER_NAMESPACE, "namespace")
+            raise TooManyRequests(
+                f"this {what} already has {limit} live tails on this server: close one (or use sample=) and retry",
+                code="too_many_tails",
+                retry_after=5,
+                limit=limit,
+            )
 
     @asynccontextmanager
     async def subscribe(
@@ -146,7 +193,8 @@ class TailHub:
         key = (namespace, script)
         self._watched.setdefault(key, set()).add(subscription)
         if self._poller is None and not self._closed:
-            self._poller = asyncio.create_task(self._poll(), name="tail-poller")
+            # A context of its own: not the request's that happened to start it (request id).
+            self._poller = asyncio.create_task(self._poll(), name="tail-poller", context=contextvars.Context())
         try:
             yield subscription
         finally:
@@ -186,22 +234,30 @@ class TailHub:
         watched = or_(*(and_(c.namespace == ns, c.script == script) for ns, script in list(self._watched)))
         recent = and_(watched, c.stored_at >= since, c.instance != self._instance)
         async with self._db.connect() as conn:
-            keys = (await conn.execute(select(c.id, c.stored_at, c.namespace, c.script).where(recent))).all()
-            new = [key for key in keys if key.id not in delivered]
-            # More than a buffer's worth in one poll: the rest are dropped (and counted).
-            fetch, skip = new[:BUFFER], new[BUFFER:]
+            query = select(c.id, c.stored_at, c.namespace, c.script).where(recent).order_by(c.stored_at, c.id)
+            keys = (await conn.execute(query)).all()
+            # At most a buffer's worth per script and poll, the oldest first: the rest of a
+            # busy script are dropped (and counted), and never crowd out another's.
+            fetch, skip, taken = [], [], {}
+            for key in keys:
+                if key.id in delivered:
+                    continue
+                script = (key.namespace, key.script)
+                taken[script] = taken.get(script, 0) + 1
+                (fetch if taken[script] <= BUFFER else skip).append(key)
             rows = []
             if fetch:
-                query = select(invocations).where(c.id.in_([key.id for key in fetch])).order_by(c.stored_at, c.id)
-                rows = (await conn.execute(query)).all()
+                for start in range(0, len(fetch), BUFFER):
+                    ids = [key.id for key in fetch[start : start + BUFFER]]
+                    rows += (await conn.execute(select(invocations).where(c.id.in_(ids)).order_by(c.stored_at, c.id))).all()
         for key in skip:
             for subscription in self._watched.get((key.namespace, key.script), ()):
                 subscription.overflow()
         for row in rows:
-            view = record_view(row)
+            shared = SharedView(record_view(row))
             for subscription in self._watched.get((row.namespace, row.script), ()):
-                subscription.offer(view)
-        for key in new:
+                subscription.offer(shared)
+        for key in (*fetch, *skip):
             delivered[key.id] = key.stored_at
         newest = max((key.stored_at for key in keys), default=since + LOOKBACK_MS)
         since = max(since, newest - LOOKBACK_MS)

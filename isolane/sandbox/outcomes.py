@@ -13,3 +13,7 @@ class Outcome(StrEnum):
     EXCEEDED_WALL_TIME = "exceededWallTime"
     CANCELED = "canceled"  # ended by the platform, e.g. its executor was replaced
 
+
+OUTCOMES = frozenset(outcome.value for outcome in Outcome)
+# For help texts and error messages, in the order above.
+OUTCOME_NAMES = ", ".join(outcome.value for outcome in Outcome)

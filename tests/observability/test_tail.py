@@ -10,7 +10,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 import httpx
 import pytest
@@ -70,8 +70,8 @@ class Tail:
 
 
 @contextmanager
-def tail(url: str, name: str, ns: str = NS, **params: str) -> Iterator[Tail]:
-    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=None) as client:
+def tail(url: str, name: str, ns: str = NS, token: str = ADMIN_TOKEN, **params: str) -> Iterator[Tail]:
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=None) as client:
         with client.stream("GET", f"/v1/namespaces/{ns}/scripts/{name}/tail", params=params) as response:
             assert response.status_code == 200, response.read()
             assert response.headers["content-type"].startswith("text/event-stream")
@@ -235,3 +235,38 @@ def test_stopping_server_ends_open_tails(make_server):
         assert time.monotonic() - started < 8
         while reader.next()[0] != "closed":
             pass
+
+
+def test_a_revoked_token_ends_its_tail(server, admin, tailed):
+    created = admin.post("/v1/tokens", json={"name": "tailer", "scope": f"namespace:{NS}", "read_only": True}).json()
+    with tail(server.url, tailed, token=created["token"]) as reader:
+        first = invoke(server, NS, tailed, "/before")
+        (seen,) = reader.invocations(1)
+        assert seen["id"] == first.headers["x-isolane-invocation"]
+        assert admin.delete(f"/v1/tokens/{created['id']}").status_code == 200
+        invoke(server, NS, tailed, "/after")  # not for a revoked token's eyes
+        event, _ = reader.next()
+        assert event == "closed", event
+
+
+def test_open_tails_are_limited_per_script(server, tailed):
+    url = f"{server.url}/v1/namespaces/{NS}/scripts/{tailed}/tail"
+    with ExitStack() as stack:
+        for _ in range(10):  # open streams, read by nobody (a reader thread would keep its socket open)
+            client = stack.enter_context(httpx.Client(headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=None))
+            assert stack.enter_context(client.stream("GET", url)).status_code == 200
+        refused = httpx.get(
+            f"{server.url}/v1/namespaces/{NS}/scripts/{tailed}/tail", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        )
+        assert refused.status_code == 429, refused.text
+        assert refused.json()["error"]["code"] == "too_many_tails" and refused.headers["retry-after"] == "5"
+    # Closed streams make room again, at once: the server notices the clients leaving.
+    deadline = time.monotonic() + 3
+    while True:
+        with httpx.stream(
+            "GET", f"{server.url}/v1/namespaces/{NS}/scripts/{tailed}/tail", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        ) as response:
+            if response.status_code == 200 or time.monotonic() > deadline:
+                break
+        time.sleep(0.2)
+    assert response.status_code == 200

@@ -105,3 +105,16 @@ def test_readable_format(make_server):
     (line,) = [line for line in instance.log().splitlines() if f"request_id={rid}" in line]
     assert "request" in line and "path=/healthz" in line and "status=200" in line
     assert not line.lstrip().startswith("{")
+
+
+def test_readable_lines_cannot_be_forged_through_a_path(make_server):
+    instance = make_server("--log-format", "text")
+    response = httpx.get(f"{instance.url}/nowhere%0a12:00:00 INFO forged: admin logged in")
+    assert response.status_code == 404
+    rid = response.headers["x-request-id"]
+    deadline = time.monotonic() + 5
+    while rid not in instance.log() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (line,) = [line for line in instance.log().splitlines() if rid in line]
+    assert "path='/nowhere\\n12:00:00 INFO forged: admin logged in'" in line
+    assert not any(line.startswith("12:00:00 INFO forged") for line in instance.log().splitlines())

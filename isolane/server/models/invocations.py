@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from isolane.sandbox.outcomes import Outcome
+from isolane.sandbox.outcomes import OUTCOME_NAMES
 from isolane.server.models.common import Closed, Timestamp
 
-OUTCOMES = ", ".join(outcome.value for outcome in Outcome)
+OUTCOMES = OUTCOME_NAMES  # the field descriptions
 
 
 class LogEntry(Closed):

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 
 from isolane.errors import BadRequest, NotFound
 from isolane.platform.names import validate_name
-from isolane.sandbox.outcomes import Outcome
+from isolane.sandbox.outcomes import OUTCOMES
 from isolane.server.access import Access, access, principal_of
 from isolane.server.models.common import Page, errors
 from isolane.server.models.invocations import InvocationRecord
@@ -21,7 +21,6 @@ script_router = APIRouter(prefix="/v1/namespaces/{ns}/scripts/{name}/invocations
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
-OUTCOMES = frozenset(outcome.value for outcome in Outcome)
 TRIGGER = re.compile(r"[a-z][a-z0-9_-]{0,19}")
 RECORD_ID = re.compile(r"[0-9a-f]{32}")
 
