@@ -134,7 +134,7 @@ async def _script_context(request: Request, viewer: auth.Viewer, ns: str, name: 
     script = await services.scripts.get(ns, name)
     versions, more_versions = await services.scripts.list_versions(ns, name, VERSIONS_SHOWN)
     deployments, _ = await services.scripts.list_deployments(ns, name, 1)
-    recent, _ = await services.records.list(ns, name, limit=RECENT_INVOCATIONS)
+    recent = await services.records.summaries(ns, name, limit=RECENT_INVOCATIONS)  # no logs
     timeline = await script_timeline(services, ns, name)
     labels = [hour.label for hour in timeline.hours]
     latency = line_chart(

@@ -340,3 +340,31 @@ def test_the_tail_stream_follows_the_session_cookie(server: Server, visitor: Vis
                 break
         assert received[:2] == ["event: invocation", f"id: {failed}"]
         assert '"outcome":"exception"' in received[-1]
+
+
+# ---- cost of a page
+
+
+CHATTY = """
+export default {
+  fetch() {
+    for (let i = 0; i < 16; i++) console.log("CHATTYLOG-" + "x".repeat(16000));
+    return new Response("ok");
+  },
+};
+"""
+
+
+def test_the_script_page_stays_small_with_large_logs(server: Server, visitor: Visitor, admin: httpx.Client) -> None:
+    """Records with 256 Ki characters of logs each: the page (table and charts) reads none
+    of them (RecordStore.summaries and .timings), and shows none."""
+    deploy(admin, "chatty", CHATTY, ns=NS_A)
+    for _ in range(30):
+        assert httpx.get(f"{server.url}/v1/namespaces/{NS_A}/scripts/chatty/invoke/").status_code == 200
+    eventually(lambda: record_count(admin, NS_A, "chatty") == 30)
+    page = visitor.get(f"/dashboard/namespaces/{NS_A}/scripts/chatty")
+    assert page.status_code == 200
+    assert page.text.count("<tr data-id=") == 25  # the newest RECENT_INVOCATIONS
+    assert "latest 30 records" in page.text  # all of them behind the percentiles
+    assert "CHATTYLOG" not in page.text
+    assert len(page.content) < 64 * 1024
