@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 from isolane.dashboard import auth
 from isolane.dashboard.charts import Series, bar_chart, line_chart
-from isolane.dashboard.highlight import highlight_module, stylesheet
+from isolane.dashboard.highlight import HIGHLIGHT_BUDGET_BYTES, render_version_async, stylesheet
 from isolane.dashboard.invoke import METHODS, InvokeRequest, invoke, parse_invoke_form
 from isolane.dashboard.rendering import DashboardRoute, page, redirect, secure
 from isolane.dashboard.session import SessionSigner
@@ -195,8 +195,10 @@ async def version_page(ns: str, name: str, version_id: str, request: Request) ->
     services = _services(request)
     await services.namespaces.get(ns)
     version = await services.scripts.version(ns, name, version_id)
-    modules = [highlight_module(*module) for module in await services.scripts.version_modules(ns, name, version_id)]
-    return page("version.html", viewer=viewer, namespace=ns, script=name, version=version, modules=modules)
+    modules = await render_version_async(version["id"], await services.scripts.version_modules(ns, name, version_id))
+    return page(
+        "version.html", viewer=viewer, namespace=ns, script=name, version=version, modules=modules, budget=HIGHLIGHT_BUDGET_BYTES
+    )
 
 
 @router.get("/invocations/{invocation_id}", **PUBLIC)

@@ -9,8 +9,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from isolane.dashboard.highlight import HIGHLIGHT_BUDGET_BYTES
 from isolane.testing import Server
-from tests.conftest import ADMIN_TOKEN, deploy
+from tests.conftest import ADMIN_TOKEN, deploy, multipart_upload
 from tests.dashboard.conftest import Visitor, eventually, logged_in, new_token, set_cookies
 
 NS_A = "dash-a"
@@ -368,3 +369,34 @@ def test_the_script_page_stays_small_with_large_logs(server: Server, visitor: Vi
     assert "latest 30 records" in page.text  # all of them behind the percentiles
     assert "CHATTYLOG" not in page.text
     assert len(page.content) < 64 * 1024
+
+
+def test_a_large_version_is_highlighted_within_a_budget(make_server) -> None:  # noqa: ANN001 - fixture
+    """Three modules of 300 KB: the page highlights 256 KiB of them in all and says how
+    much it does not show (unbounded, it was ~9 bytes of HTML per byte of code)."""
+    big_server = make_server("--max-script-bytes", str(4 * 1024 * 1024))
+    lines = {tag: "".join(f'export const {tag}{i} = "<i>{i}</i>";\n' for i in range(10_000)) for tag in ("a", "b")}
+    main = 'import { a0 } from "./a.js";\nimport { b0 } from "./b.js";\nexport default { fetch() { return new Response(a0 + b0); } };\n'
+    modules = {
+        "main.js": (main, "application/javascript+module"),
+        "a.js": (lines["a"], "application/javascript+module"),
+        "b.js": (lines["b"], "application/javascript+module"),
+    }
+    with big_server.admin() as admin:
+        response = admin.put("/v1/namespaces/default/scripts/large", files=multipart_upload(modules, {"main_module": "main.js"}))
+        assert response.status_code in (200, 201), response.text
+        version_id = response.json()["version_id"]
+    assert len(lines["a"]) + len(lines["b"]) > 2 * HIGHLIGHT_BUDGET_BYTES
+    visitor = logged_in(big_server, ADMIN_TOKEN)
+    path = f"/dashboard/namespaces/default/scripts/large/versions/{version_id}"
+    page = visitor.get(path)
+    assert page.status_code == 200
+    assert '<span class="k">export</span>' in page.text
+    notes = re.findall(r'<p class="empty not-shown">(\d+) bytes not shown', page.text)
+    assert len(notes) == 2  # a.js in part, b.js entirely
+    hidden = sum(int(note) for note in notes)
+    assert len(main) + len(lines["a"]) + len(lines["b"]) - hidden <= HIGHLIGHT_BUDGET_BYTES
+    assert f"/versions/{version_id}/content" in page.text
+    assert len(page.content) < 16 * HIGHLIGHT_BUDGET_BYTES
+    assert visitor.get(path).text == page.text  # again (from the cache): the same page
+    visitor.close()
