@@ -4,7 +4,6 @@ through (same origin, CSRF token)."""
 
 from __future__ import annotations
 
-import hmac
 import secrets
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlsplit
@@ -21,6 +20,7 @@ from isolane.dashboard.session import (
     SESSION_SECONDS,
     Session,
     SessionSigner,
+    same_secret,
 )
 from isolane.platform.tokens import Principal
 from isolane.server.bodies import read_limited
@@ -106,7 +106,7 @@ def check_login_nonce(request: Request, form: dict[str, str]) -> None:
     check_same_origin(request)
     cookie = request.cookies.get(LOGIN_COOKIE_NAME) or ""
     presented = form.get("csrf") or ""
-    if not cookie or not hmac.compare_digest(cookie, presented):
+    if not cookie or not same_secret(presented, cookie):
         raise Forbidden("the login form expired: reload the page and try again", code="csrf_failed")
 
 

@@ -155,6 +155,33 @@ def test_a_deleted_token_ends_its_sessions(server: Server, admin: httpx.Client, 
     assert response.headers["location"].startswith("/dashboard/login")
 
 
+def test_non_ascii_macs_and_csrf_values_are_refused_cleanly(server: Server, visitor: Visitor) -> None:
+    """Never a 500: a cookie MAC, a session's CSRF token or the login nonce outside ASCII
+    is simply wrong (hmac.compare_digest raises TypeError on such str)."""
+    version, token_id, expires, nonce, _ = visitor.cookies["isolane_session"].split(".")
+    forged = f"{version}.{token_id}.{expires}.{nonce}.éé".encode()
+    response = httpx.get(f"{server.url}/dashboard", headers={"cookie": b"isolane_session=" + forged})
+    assert response.status_code == 303 and response.headers["location"].startswith("/dashboard/login")
+    for path, form in (
+        ("/dashboard/logout", {"csrf": "éx"}),
+        (f"/dashboard/namespaces/{NS_A}/scripts/echo/invoke", {"csrf": "é", "method": "GET", "path": "/"}),
+    ):
+        response = visitor.post(path, form)
+        assert response.status_code == 403, (path, response.text)
+        assert "csrf_failed" in response.text
+    assert visitor.get("/dashboard").status_code == 200  # still logged in
+    stranger = Visitor(server)
+    stranger.csrf("/dashboard/login")  # sets the login nonce cookie
+    response = stranger.post("/dashboard/login", {"csrf": "é", "token": ADMIN_TOKEN})
+    assert response.status_code == 403 and "csrf_failed" in response.text
+    assert "isolane_session" not in stranger.cookies
+    response = stranger.client.post(  # a login cookie outside ASCII
+        "/dashboard/login", data={"csrf": "x", "token": ADMIN_TOKEN}, headers={"cookie": "isolane_login=é".encode(), "origin": server.url}
+    )
+    assert response.status_code == 403 and "csrf_failed" in response.text
+    stranger.close()
+
+
 # ---- scope
 
 
