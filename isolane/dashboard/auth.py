@@ -74,7 +74,8 @@ def check_same_origin(request: Request) -> None:
     if site is not None and site not in ("same-origin", "none"):
         raise Forbidden("cross-site form submissions are refused", code="cross_site_request")
     origin = request.headers.get("origin")
-    if origin is not None and origin != "null" and urlsplit(origin).netloc != request.headers.get("host", ""):
+    # "null" is an opaque origin (sandboxed frame, data: URL): never one of our pages.
+    if origin is not None and (origin == "null" or urlsplit(origin).netloc != request.headers.get("host", "")):
         raise Forbidden("the form was submitted from another origin", code="cross_site_request")
 
 

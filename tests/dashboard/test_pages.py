@@ -240,6 +240,25 @@ def test_an_invoke_without_a_valid_csrf_token_runs_nothing(server: Server, visit
     assert record_count(admin, NS_A, "echo") == before
 
 
+def test_posts_with_an_opaque_origin_are_refused(server: Server, visitor: Visitor, admin: httpx.Client) -> None:
+    """`Origin: null` (a sandboxed frame, a data: URL, a privacy redirect) is no origin of
+    this site: refused on every dashboard POST."""
+    null = {"origin": "null"}
+    before = record_count(admin, NS_A, "echo")
+    invoke = visitor.post(f"/dashboard/namespaces/{NS_A}/scripts/echo/invoke", {"csrf": visitor.csrf(), "method": "GET", "path": "/"}, headers=null)
+    assert invoke.status_code == 403 and "cross_site_request" in invoke.text
+    logout = visitor.post("/dashboard/logout", {"csrf": visitor.csrf()}, headers=null)
+    assert logout.status_code == 403 and "cross_site_request" in logout.text
+    assert visitor.get("/dashboard").status_code == 200  # still logged in
+    stranger = Visitor(server)
+    nonce = stranger.csrf("/dashboard/login")
+    login = stranger.post("/dashboard/login", {"csrf": nonce, "token": ADMIN_TOKEN}, headers=null)
+    assert login.status_code == 403 and "cross_site_request" in login.text
+    assert "isolane_session" not in stranger.cookies
+    stranger.close()
+    assert record_count(admin, NS_A, "echo") == before
+
+
 # ---- pages
 
 
