@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from fastapi import Request
@@ -45,6 +46,18 @@ class Viewer:
     @property
     def can_invoke(self) -> bool:
         return not self.principal.read_only
+
+
+async def visible_namespace(request: Request, viewer: Viewer, namespace: str) -> dict[str, Any]:
+    """The namespace, if the viewer's token covers it and it exists (else 404, as the API)."""
+    viewer.require(namespace)
+    return await request.app.state.services.namespaces.get(namespace)
+
+
+async def visible_script(request: Request, viewer: Viewer, namespace: str, name: str) -> dict[str, Any]:
+    """The script, if its namespace is visible to the viewer and it exists (else 404)."""
+    await visible_namespace(request, viewer, namespace)
+    return await request.app.state.services.scripts.get(namespace, name)
 
 
 def signer_of(request: Request) -> SessionSigner:
