@@ -4,9 +4,9 @@ through (same origin, CSRF token)."""
 
 from __future__ import annotations
 
-import hmac
 import secrets
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from fastapi import Request
@@ -21,6 +21,7 @@ from isolane.dashboard.session import (
     SESSION_SECONDS,
     Session,
     SessionSigner,
+    same_secret,
 )
 from isolane.platform.tokens import Principal
 from isolane.server.bodies import read_limited
@@ -45,6 +46,18 @@ class Viewer:
     @property
     def can_invoke(self) -> bool:
         return not self.principal.read_only
+
+
+async def visible_namespace(request: Request, viewer: Viewer, namespace: str) -> dict[str, Any]:
+    """The namespace, if the viewer's token covers it and it exists (else 404, as the API)."""
+    viewer.require(namespace)
+    return await request.app.state.services.namespaces.get(namespace)
+
+
+async def visible_script(request: Request, viewer: Viewer, namespace: str, name: str) -> dict[str, Any]:
+    """The script, if its namespace is visible to the viewer and it exists (else 404)."""
+    await visible_namespace(request, viewer, namespace)
+    return await request.app.state.services.scripts.get(namespace, name)
 
 
 def signer_of(request: Request) -> SessionSigner:
@@ -74,7 +87,8 @@ def check_same_origin(request: Request) -> None:
     if site is not None and site not in ("same-origin", "none"):
         raise Forbidden("cross-site form submissions are refused", code="cross_site_request")
     origin = request.headers.get("origin")
-    if origin is not None and origin != "null" and urlsplit(origin).netloc != request.headers.get("host", ""):
+    # "null" is an opaque origin (sandboxed frame, data: URL): never one of our pages.
+    if origin is not None and (origin == "null" or urlsplit(origin).netloc != request.headers.get("host", "")):
         raise Forbidden("the form was submitted from another origin", code="cross_site_request")
 
 
@@ -106,7 +120,7 @@ def check_login_nonce(request: Request, form: dict[str, str]) -> None:
     check_same_origin(request)
     cookie = request.cookies.get(LOGIN_COOKIE_NAME) or ""
     presented = form.get("csrf") or ""
-    if not cookie or not hmac.compare_digest(cookie, presented):
+    if not cookie or not same_secret(presented, cookie):
         raise Forbidden("the login form expired: reload the page and try again", code="csrf_failed")
 
 

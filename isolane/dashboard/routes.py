@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 from isolane.dashboard import auth
 from isolane.dashboard.charts import Series, bar_chart, line_chart
-from isolane.dashboard.highlight import highlight_module, stylesheet
+from isolane.dashboard.highlight import HIGHLIGHT_BUDGET_BYTES, render_version_async, stylesheet
 from isolane.dashboard.invoke import METHODS, InvokeRequest, invoke, parse_invoke_form
 from isolane.dashboard.rendering import DashboardRoute, page, redirect, secure
 from isolane.dashboard.session import SessionSigner
@@ -117,9 +117,8 @@ async def namespaces_page(request: Request) -> Response:
 @router.get("/namespaces/{ns}", **PUBLIC)
 async def namespace_page(ns: str, request: Request) -> Response:
     viewer = await auth.current_viewer(request)
-    viewer.require(ns)
+    namespace = await auth.visible_namespace(request, viewer, ns)
     services = _services(request)
-    namespace = await services.namespaces.get(ns)
     cursor = request.query_params.get("cursor") or None
     if cursor is not None:
         validate_name(cursor, "cursor")
@@ -128,13 +127,11 @@ async def namespace_page(ns: str, request: Request) -> Response:
 
 
 async def _script_context(request: Request, viewer: auth.Viewer, ns: str, name: str) -> dict[str, Any]:
-    viewer.require(ns)
+    script = await auth.visible_script(request, viewer, ns, name)
     services = _services(request)
-    await services.namespaces.get(ns)
-    script = await services.scripts.get(ns, name)
     versions, more_versions = await services.scripts.list_versions(ns, name, VERSIONS_SHOWN)
     deployments, _ = await services.scripts.list_deployments(ns, name, 1)
-    recent, _ = await services.records.list(ns, name, limit=RECENT_INVOCATIONS)
+    recent = await services.records.summaries(ns, name, limit=RECENT_INVOCATIONS)  # no logs
     timeline = await script_timeline(services, ns, name)
     labels = [hour.label for hour in timeline.hours]
     latency = line_chart(
@@ -176,11 +173,10 @@ async def invoke_script(ns: str, name: str, request: Request) -> Response:
     viewer = await auth.current_viewer(request)
     form = await auth.read_form(request)
     auth.check_csrf(request, viewer, form)
-    viewer.require(ns)
+    await auth.visible_script(request, viewer, ns, name)  # 404 before anything runs
     if not viewer.can_invoke:
         raise Forbidden("this token is read-only: it cannot invoke scripts", code="read_only_token")
     services = _services(request)
-    await services.scripts.get(ns, name)  # 404 before anything runs
     invoke_request = parse_invoke_form(form, services.settings.max_request_bytes)
     result = await invoke(services, ns, name, invoke_request)
     context = await _script_context(request, viewer, ns, name)
@@ -191,12 +187,13 @@ async def invoke_script(ns: str, name: str, request: Request) -> Response:
 @router.get("/namespaces/{ns}/scripts/{name}/versions/{version_id}", **PUBLIC)
 async def version_page(ns: str, name: str, version_id: str, request: Request) -> Response:
     viewer = await auth.current_viewer(request)
-    viewer.require(ns)
+    await auth.visible_namespace(request, viewer, ns)
     services = _services(request)
-    await services.namespaces.get(ns)
     version = await services.scripts.version(ns, name, version_id)
-    modules = [highlight_module(*module) for module in await services.scripts.version_modules(ns, name, version_id)]
-    return page("version.html", viewer=viewer, namespace=ns, script=name, version=version, modules=modules)
+    modules = await render_version_async(version["id"], await services.scripts.version_modules(ns, name, version_id))
+    return page(
+        "version.html", viewer=viewer, namespace=ns, script=name, version=version, modules=modules, budget=HIGHLIGHT_BUDGET_BYTES
+    )
 
 
 @router.get("/invocations/{invocation_id}", **PUBLIC)

@@ -82,10 +82,16 @@ class SessionSigner:
         """Whether the session was signed by us for this token's current secret and is unexpired."""
         if session.expires_at <= int(now if now is not None else time.time()):
             return False
-        return hmac.compare_digest(session.mac, self._mac(session.signed_part(), secret_hash))
+        return same_secret(session.mac, self._mac(session.signed_part(), secret_hash))
 
     def csrf_token(self, session: Session) -> str:
         return _b64(hmac.new(self._key, f"csrf|{session.nonce}".encode("ascii"), hashlib.sha256).digest())
 
     def check_csrf(self, session: Session, presented: str | None) -> bool:
-        return bool(presented) and hmac.compare_digest(str(presented), self.csrf_token(session))
+        return bool(presented) and same_secret(str(presented), self.csrf_token(session))
+
+
+def same_secret(presented: str, expected: str) -> bool:
+    """A constant-time comparison of what a visitor sent (any text) with a secret: as
+    bytes, since `hmac.compare_digest` raises TypeError on str outside ASCII."""
+    return hmac.compare_digest(presented.encode("utf-8", "surrogatepass"), expected.encode("utf-8"))

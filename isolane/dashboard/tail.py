@@ -3,12 +3,13 @@ the session cookie, as the API's `/tail` streams them to bearer tokens).
 
 A stream can outlive the session that opened it: it is checked again every
 SESSION_RECHECK_SECONDS and ends once the session no longer holds (token deleted or its
-secret replaced, or the session expired)."""
+secret replaced, or the session expired) or cannot be checked (a store error)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlencode
@@ -26,7 +27,9 @@ from isolane.server.routes.tail import parse_outcomes, parse_sample, sse_respons
 
 router = APIRouter(prefix="/dashboard/namespaces/{ns}/scripts/{name}/tail", route_class=DashboardRoute, include_in_schema=False)
 PUBLIC = access(Access.PUBLIC)
-SESSION_RECHECK_SECONDS = 30.0
+SESSION_RECHECK_SECONDS = 30.0  # read at each wait: a test may shorten it
+
+log = logging.getLogger(__name__)
 
 
 def _filters(request: Request) -> tuple[frozenset[str] | None, float]:
@@ -36,9 +39,8 @@ def _filters(request: Request) -> tuple[frozenset[str] | None, float]:
 
 
 async def _script(request: Request, viewer: auth.Viewer, ns: str, name: str) -> Any:
-    viewer.require(ns)
     validate_name(name, "script")
-    return await request.app.state.services.scripts.get(ns, name)  # 404: no such namespace or script
+    return await auth.visible_script(request, viewer, ns, name)
 
 
 @router.get("", **PUBLIC)
@@ -73,17 +75,25 @@ async def tail_events(ns: str, name: str, request: Request) -> Response:
 async def _while_signed_in(request: Request, subscribe: Any) -> AsyncIterator[TailSubscription]:
     """The subscription, closed (ending the stream) once the session stops holding."""
     async with subscribe as subscription:
-        watcher = asyncio.ensure_future(_end_when_signed_out(request, subscription))
+        watcher = asyncio.ensure_future(_end_when_signed_out(lambda: auth.current_viewer(request), subscription))
         try:
             yield subscription
         finally:
             watcher.cancel()
 
 
-async def _end_when_signed_out(request: Request, subscription: TailSubscription) -> None:
+async def _end_when_signed_out(check_session: Callable[[], Awaitable[object]], subscription: TailSubscription) -> None:
+    """Every SESSION_RECHECK_SECONDS, `check_session()`; the subscription is closed once it
+    raises: LoginRequired, or anything else (a store error), since a stream whose session
+    cannot be checked must not go on unchecked."""
     while not subscription.closed:
         await asyncio.sleep(SESSION_RECHECK_SECONDS)
+        if subscription.closed:
+            return
         try:
-            await auth.current_viewer(request)
+            await check_session()
         except LoginRequired:
+            subscription.close()
+        except Exception:  # noqa: BLE001 - logged, and the stream ends
+            log.exception("dashboard tail: the session check failed; ending the stream")
             subscription.close()

@@ -175,23 +175,63 @@ class RecordStore:
     ) -> tuple[list[dict[str, Any]], str | None]:
         """One page of a script's records, newest first; the cursor is the page's last id
         (None when nothing older matches). `since` is inclusive, `until` exclusive (epoch ms)."""
-        where = [invocations.c.namespace == namespace, invocations.c.script == script]
-        if cursor is not None:
-            where.append(invocations.c.id < cursor)
-        if outcome is not None:
-            where.append(invocations.c.outcome == outcome)
-        if trigger is not None:
-            where.append(invocations.c.trigger == trigger)
-        if since is not None:
-            where.append(invocations.c.started_at >= since)
-        if until is not None:
-            where.append(invocations.c.started_at < until)
-        query = select(invocations).where(and_(*where)).order_by(invocations.c.id.desc()).limit(limit + 1)
+        where = _script_records(namespace, script, cursor=cursor, outcome=outcome, trigger=trigger, since=since, until=until)
+        query = select(invocations).where(where).order_by(invocations.c.id.desc()).limit(limit + 1)
         async with self._db.connect() as conn:
             rows = (await conn.execute(query)).all()
         more = len(rows) > limit
         items = [record_view(row) for row in rows[:limit]]
         return items, (items[-1]["id"] if more else None)
+
+    async def summaries(self, namespace: str, script: str, *, limit: int) -> list[dict[str, Any]]:
+        """A script's newest records without their logs and error (a listing's rows: logs
+        can be 256 Ki characters each), newest first; the keys are SUMMARY_FIELDS."""
+        columns = [invocations.c[name] for name in SUMMARY_FIELDS]
+        query = select(*columns).where(_script_records(namespace, script)).order_by(invocations.c.id.desc()).limit(limit)
+        async with self._db.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [{**row._asdict(), "started_at": to_iso(row.started_at)} for row in rows]
+
+    async def timings(
+        self, namespace: str, script: str, *, limit: int, since: int | None = None, until: int | None = None
+    ) -> list[tuple[int, float]]:
+        """(started_at in epoch ms, wall_ms) of a script's newest records in [since, until),
+        newest first: what latency percentiles need, and nothing more."""
+        where = _script_records(namespace, script, since=since, until=until)
+        query = select(invocations.c.started_at, invocations.c.wall_ms).where(where).order_by(invocations.c.id.desc()).limit(limit)
+        async with self._db.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [(int(started_at), float(wall_ms)) for started_at, wall_ms in rows]
+
+
+# The columns of `RecordStore.summaries`: every column stored before `logs` (SQLite reads a
+# row's columns in order, so these never touch a large log's overflow pages).
+SUMMARY_FIELDS = ("id", "namespace", "script", "version", "trigger", "started_at", "outcome", "status", "cpu_ms", "wall_ms")
+
+
+def _script_records(
+    namespace: str,
+    script: str,
+    *,
+    cursor: str | None = None,
+    outcome: str | None = None,
+    trigger: str | None = None,
+    since: int | None = None,
+    until: int | None = None,
+) -> Any:
+    """The WHERE clause selecting a script's records, filtered."""
+    where = [invocations.c.namespace == namespace, invocations.c.script == script]
+    if cursor is not None:
+        where.append(invocations.c.id < cursor)
+    if outcome is not None:
+        where.append(invocations.c.outcome == outcome)
+    if trigger is not None:
+        where.append(invocations.c.trigger == trigger)
+    if since is not None:
+        where.append(invocations.c.started_at >= since)
+    if until is not None:
+        where.append(invocations.c.started_at < until)
+    return and_(*where)
 
 
 class RecordSweeper:

@@ -9,8 +9,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from isolane.dashboard.highlight import HIGHLIGHT_BUDGET_BYTES
 from isolane.testing import Server
-from tests.conftest import ADMIN_TOKEN, deploy
+from tests.conftest import ADMIN_TOKEN, deploy, multipart_upload
 from tests.dashboard.conftest import Visitor, eventually, logged_in, new_token, set_cookies
 
 NS_A = "dash-a"
@@ -154,6 +155,33 @@ def test_a_deleted_token_ends_its_sessions(server: Server, admin: httpx.Client, 
     assert response.headers["location"].startswith("/dashboard/login")
 
 
+def test_non_ascii_macs_and_csrf_values_are_refused_cleanly(server: Server, visitor: Visitor) -> None:
+    """Never a 500: a cookie MAC, a session's CSRF token or the login nonce outside ASCII
+    is simply wrong (hmac.compare_digest raises TypeError on such str)."""
+    version, token_id, expires, nonce, _ = visitor.cookies["isolane_session"].split(".")
+    forged = f"{version}.{token_id}.{expires}.{nonce}.éé".encode()
+    response = httpx.get(f"{server.url}/dashboard", headers={"cookie": b"isolane_session=" + forged})
+    assert response.status_code == 303 and response.headers["location"].startswith("/dashboard/login")
+    for path, form in (
+        ("/dashboard/logout", {"csrf": "éx"}),
+        (f"/dashboard/namespaces/{NS_A}/scripts/echo/invoke", {"csrf": "é", "method": "GET", "path": "/"}),
+    ):
+        response = visitor.post(path, form)
+        assert response.status_code == 403, (path, response.text)
+        assert "csrf_failed" in response.text
+    assert visitor.get("/dashboard").status_code == 200  # still logged in
+    stranger = Visitor(server)
+    stranger.csrf("/dashboard/login")  # sets the login nonce cookie
+    response = stranger.post("/dashboard/login", {"csrf": "é", "token": ADMIN_TOKEN})
+    assert response.status_code == 403 and "csrf_failed" in response.text
+    assert "isolane_session" not in stranger.cookies
+    response = stranger.client.post(  # a login cookie outside ASCII
+        "/dashboard/login", data={"csrf": "x", "token": ADMIN_TOKEN}, headers={"cookie": "isolane_login=é".encode(), "origin": server.url}
+    )
+    assert response.status_code == 403 and "csrf_failed" in response.text
+    stranger.close()
+
+
 # ---- scope
 
 
@@ -209,6 +237,25 @@ def test_an_invoke_without_a_valid_csrf_token_runs_nothing(server: Server, visit
     assert visitor.post(path, {"csrf": other.csrf(), "method": "GET", "path": "/"}).status_code == 403
     cross = visitor.post(path, {"csrf": visitor.csrf(), "method": "GET", "path": "/"}, headers={"sec-fetch-site": "cross-site"})
     assert cross.status_code == 403
+    assert record_count(admin, NS_A, "echo") == before
+
+
+def test_posts_with_an_opaque_origin_are_refused(server: Server, visitor: Visitor, admin: httpx.Client) -> None:
+    """`Origin: null` (a sandboxed frame, a data: URL, a privacy redirect) is no origin of
+    this site: refused on every dashboard POST."""
+    null = {"origin": "null"}
+    before = record_count(admin, NS_A, "echo")
+    invoke = visitor.post(f"/dashboard/namespaces/{NS_A}/scripts/echo/invoke", {"csrf": visitor.csrf(), "method": "GET", "path": "/"}, headers=null)
+    assert invoke.status_code == 403 and "cross_site_request" in invoke.text
+    logout = visitor.post("/dashboard/logout", {"csrf": visitor.csrf()}, headers=null)
+    assert logout.status_code == 403 and "cross_site_request" in logout.text
+    assert visitor.get("/dashboard").status_code == 200  # still logged in
+    stranger = Visitor(server)
+    nonce = stranger.csrf("/dashboard/login")
+    login = stranger.post("/dashboard/login", {"csrf": nonce, "token": ADMIN_TOKEN}, headers=null)
+    assert login.status_code == 403 and "cross_site_request" in login.text
+    assert "isolane_session" not in stranger.cookies
+    stranger.close()
     assert record_count(admin, NS_A, "echo") == before
 
 
@@ -340,3 +387,62 @@ def test_the_tail_stream_follows_the_session_cookie(server: Server, visitor: Vis
                 break
         assert received[:2] == ["event: invocation", f"id: {failed}"]
         assert '"outcome":"exception"' in received[-1]
+
+
+# ---- cost of a page
+
+
+CHATTY = """
+export default {
+  fetch() {
+    for (let i = 0; i < 16; i++) console.log("CHATTYLOG-" + "x".repeat(16000));
+    return new Response("ok");
+  },
+};
+"""
+
+
+def test_the_script_page_stays_small_with_large_logs(server: Server, visitor: Visitor, admin: httpx.Client) -> None:
+    """Records with 256 Ki characters of logs each: the page (table and charts) reads none
+    of them (RecordStore.summaries and .timings), and shows none."""
+    deploy(admin, "chatty", CHATTY, ns=NS_A)
+    for _ in range(30):
+        assert httpx.get(f"{server.url}/v1/namespaces/{NS_A}/scripts/chatty/invoke/").status_code == 200
+    eventually(lambda: record_count(admin, NS_A, "chatty") == 30)
+    page = visitor.get(f"/dashboard/namespaces/{NS_A}/scripts/chatty")
+    assert page.status_code == 200
+    assert page.text.count("<tr data-id=") == 25  # the newest RECENT_INVOCATIONS
+    assert "latest 30 records" in page.text  # all of them behind the percentiles
+    assert "CHATTYLOG" not in page.text
+    assert len(page.content) < 64 * 1024
+
+
+def test_a_large_version_is_highlighted_within_a_budget(make_server) -> None:  # noqa: ANN001 - fixture
+    """Three modules of 300 KB: the page highlights 256 KiB of them in all and says how
+    much it does not show (unbounded, it was ~9 bytes of HTML per byte of code)."""
+    big_server = make_server("--max-script-bytes", str(4 * 1024 * 1024))
+    lines = {tag: "".join(f'export const {tag}{i} = "<i>{i}</i>";\n' for i in range(10_000)) for tag in ("a", "b")}
+    main = 'import { a0 } from "./a.js";\nimport { b0 } from "./b.js";\nexport default { fetch() { return new Response(a0 + b0); } };\n'
+    modules = {
+        "main.js": (main, "application/javascript+module"),
+        "a.js": (lines["a"], "application/javascript+module"),
+        "b.js": (lines["b"], "application/javascript+module"),
+    }
+    with big_server.admin() as admin:
+        response = admin.put("/v1/namespaces/default/scripts/large", files=multipart_upload(modules, {"main_module": "main.js"}))
+        assert response.status_code in (200, 201), response.text
+        version_id = response.json()["version_id"]
+    assert len(lines["a"]) + len(lines["b"]) > 2 * HIGHLIGHT_BUDGET_BYTES
+    visitor = logged_in(big_server, ADMIN_TOKEN)
+    path = f"/dashboard/namespaces/default/scripts/large/versions/{version_id}"
+    page = visitor.get(path)
+    assert page.status_code == 200
+    assert '<span class="k">export</span>' in page.text
+    notes = re.findall(r'<p class="empty not-shown">(\d+) bytes not shown', page.text)
+    assert len(notes) == 2  # a.js in part, b.js entirely
+    hidden = sum(int(note) for note in notes)
+    assert len(main) + len(lines["a"]) + len(lines["b"]) - hidden <= HIGHLIGHT_BUDGET_BYTES
+    assert f"/versions/{version_id}/content" in page.text
+    assert len(page.content) < 16 * HIGHLIGHT_BUDGET_BYTES
+    assert visitor.get(path).text == page.text  # again (from the cache): the same page
+    visitor.close()

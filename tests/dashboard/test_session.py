@@ -35,3 +35,12 @@ def test_csrf_tokens_belong_to_one_session() -> None:
     assert not signer.check_csrf(first, signer.csrf_token(second))
     assert not signer.check_csrf(first, None)
     assert not signer.check_csrf(first, "")
+
+
+def test_non_ascii_macs_and_csrf_tokens_are_wrong_not_errors() -> None:
+    signer = SessionSigner(KEY)
+    session = signer.issue("abc", "h", now=1_000_000)
+    forged = SessionSigner.parse(f"{session.signed_part()}.éé")
+    assert forged is not None and not signer.verify(forged, "h", now=1_000_000)
+    assert not signer.check_csrf(session, "éx")
+    assert not signer.check_csrf(session, "\ud800")  # a lone surrogate too
