@@ -68,7 +68,9 @@ async def tail_events(ns: str, name: str, request: Request) -> Response:
     await _script(request, viewer, ns, name)
     outcomes, sample = _filters(request)
     hub = request.app.state.services.tail
-    return secure(sse_response(_while_signed_in(request, hub.subscribe(ns, name, outcomes=outcomes, sample=sample))))
+    hub.admit(ns, name)  # 429 past the limits of open tails, as the API
+    subscribe = _while_signed_in(request, hub.subscribe(ns, name, outcomes=outcomes, sample=sample))
+    return secure(sse_response(subscribe, request=request))
 
 
 @asynccontextmanager
