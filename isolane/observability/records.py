@@ -88,6 +88,9 @@ class RecordStore:
         self.instance = secrets.token_hex(8)
         # Called with each record as it is submitted (the live tail); must not block.
         self.listeners: list[Callable[[InvocationRecord], None]] = []
+        # Submitted, not yet stored: `get` finds them here, so an invocation's record can be
+        # read from this server as soon as its response has left.
+        self._pending: dict[str, InvocationRecord] = {}
         self._queue: asyncio.Queue[InvocationRecord] = asyncio.Queue(MAX_QUEUE)
         self._task: asyncio.Task[None] | None = None
         self._batch: list[InvocationRecord] = []  # taken from the queue, not yet written
@@ -106,6 +109,7 @@ class RecordStore:
                 log.exception("invocation record listener failed")
         try:
             self._queue.put_nowait(record)
+            self._pending[record.id] = record
         except asyncio.QueueFull:
             self.dropped += 1
             log.error("invocation record queue full: dropped record %s", record.id)
@@ -137,6 +141,9 @@ class RecordStore:
                 await fold_usage(conn, batch)
         except Exception:  # noqa: BLE001 - a failed batch must not stop the writer
             log.exception("could not store %d invocation records", len(batch))
+        finally:
+            for record in batch:
+                self._pending.pop(record.id, None)
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -155,6 +162,9 @@ class RecordStore:
             await self._write(remaining[start : start + BATCH_SIZE])
 
     async def get(self, record_id: str) -> dict[str, Any] | None:
+        pending = self._pending.get(record_id)
+        if pending is not None:
+            return pending.view()
         async with self._db.connect() as conn:
             row = (await conn.execute(select(invocations).where(invocations.c.id == record_id))).first()
         if row is None:

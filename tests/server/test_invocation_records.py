@@ -134,3 +134,20 @@ def test_retention_by_count(make_server):
     # The newest five are kept; the others are gone; other scripts keep theirs.
     assert admin.get(f"/v1/invocations/{min(ids)}").status_code == 404
     assert len(listing(admin, "other", ns="default").json()["items"]) == 1
+
+
+def test_a_record_is_readable_as_soon_as_the_response_has_left(server, admin):
+    """Records are stored in batches some 50 ms later; until then the server that ran the
+    invocation answers from what it holds, the same object as once stored."""
+    admin.put(f"/v1/namespaces/{NS}")
+    deploy(admin, "prompt", WORKER, ns=NS)
+    ids = []
+    for i in range(20):
+        response = invoke(server, NS, "prompt", f"/now{i}")
+        record = admin.get(f"/v1/invocations/{response.headers['x-isolane-invocation']}")
+        assert record.status_code == 200, record.text
+        assert record.json()["logs"][0]["message"] == f"path /now{i}"
+        ids.append(record.json())
+    time.sleep(0.3)
+    for before in ids:
+        assert admin.get(f"/v1/invocations/{before['id']}").json() == before
