@@ -188,6 +188,12 @@ def test_bodies_their_models_refuse_change_nothing(admin: httpx.Client) -> None:
         response = admin.post(f"{BASE}/cron-modeled/schedules/test", json=body)
         assert response.status_code == 400 and response.json()["error"]["code"] == code, response.text
     ran = admin.post(f"{BASE}/cron-modeled/schedules/test", json={"cron": "*/5 * * * *"}).json()["invocation_id"]
-    _record(admin, ran)
+    deadline = time.monotonic() + 10
+    while True:  # listed once stored (records are written in batches)
+        listed = admin.get(f"{BASE}/cron-modeled/invocations", params={"trigger": "cron"}).json()["items"]
+        if listed or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    time.sleep(0.2)  # anything a refused body ran would be stored by now too
     listed = admin.get(f"{BASE}/cron-modeled/invocations", params={"trigger": "cron"}).json()["items"]
     assert [item["id"] for item in listed] == [ran]  # the refused ones never ran
