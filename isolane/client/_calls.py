@@ -77,6 +77,8 @@ class Call(Generic[T]):
         headers = httpx.Headers({"authorization": f"Bearer {token}"} if self.authenticated and token else None)
         headers.update(kwargs.pop("headers", None) or {})
         request = http.build_request(**kwargs, headers=headers, **extra)
+        if not self.authenticated and request.url.userinfo:  # httpx would send it as Basic auth
+            request.url = request.url.copy_with(username=None, password=None)
         route = (self.route or self.path.partition("?")[0]).encode()
         expected = http.base_url.raw_path.rstrip(b"/") + route
         if not request.url.raw_path.partition(b"?")[0].startswith(expected):

@@ -49,6 +49,12 @@ def test_an_invocation_never_carries_the_clients_token(client: Client, server: S
     assert "authorization" not in asyncio.run(from_async())
 
 
+def test_an_invocation_never_carries_credentials_from_the_url(client: Client, server: Server) -> None:
+    with Client(server.url.replace("://", "://user:hunter2@"), ADMIN_TOKEN) as with_userinfo:
+        seen = with_userinfo.invoke("client-safety", "echo", "/h").json()["headers"]
+    assert "authorization" not in seen
+
+
 def test_a_cookie_set_by_a_script_is_not_kept(client: Client) -> None:
     assert "tenant=secret" in client.invoke("client-safety", "echo", "/set-cookie").headers["set-cookie"]
     assert "cookie" not in client.invoke("client-safety", "echo", "/h").json()["headers"]
