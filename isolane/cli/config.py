@@ -26,18 +26,21 @@ class ConfigError(Exception):
     """The config file cannot be used (a usage error: exit code 2)."""
 
 
-def config_path() -> Path:
+def config_path() -> tuple[Path, bool]:
+    """The config file, and whether ISOLANE_CONFIG named it (then it must exist)."""
     explicit = os.environ.get("ISOLANE_CONFIG")
     if explicit:
-        return Path(explicit).expanduser()
+        return Path(explicit).expanduser(), True
     base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "isolane" / "config.toml"
+    return Path(base) / "isolane" / "config.toml", False
 
 
-def read_config(path: Path, profile: str | None) -> dict[str, str]:
+def read_config(path: Path, profile: str | None, *, required: bool = False) -> dict[str, str]:
     """The file's settings for `profile` (top-level ones where the profile says nothing);
-    an empty dict when the file does not exist and no profile was asked for."""
+    an empty dict when the default file does not exist and no profile was asked for."""
     if not path.exists():
+        if required:
+            raise ConfigError(f"ISOLANE_CONFIG names {path}, which does not exist")
         if profile:
             raise ConfigError(f"profile {profile!r} asked for, but there is no config file at {path}")
         return {}

@@ -13,14 +13,16 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from isolane.cli.errors import UsageError
-from isolane.cli.session import Session, client_command
+from isolane.cli.inputs import read_file
+from isolane.cli.session import Session, api_failure, client_command
 
 if TYPE_CHECKING:
     from isolane.client import Module
 
 NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
-# An ES module has an import or export statement (a line that starts with one).
-MODULE_SYNTAX = re.compile(rb"^\s*(import(\s+[\w{*]|\s*[{*'\"])|export[\s{*])", re.M)
+# An ES module has an import or export statement: at a line's start, or after `;`, `}`, `)`
+# or a block comment (minified and bundled code: `const h={...};export default h;`).
+MODULE_SYNTAX = re.compile(rb"(?:^|[;})]|\*/)\s*(?:import(?:\s+[\w{*]|\s*[{*'\"])|export[\s{*])", re.M)
 FORMATS = ("auto", "modules", "service-worker")
 
 
@@ -51,13 +53,12 @@ def modules_from_files(files: list[Path]) -> tuple[Module, list[Module]]:
     root = files[0].resolve().parent
     modules = []
     for path in files:
-        if not path.is_file():
-            raise UsageError(f"no such file: {path}")
+        content = read_file(path)
         try:
             name = path.resolve().relative_to(root).as_posix()
         except ValueError:
             raise UsageError(f"{path} is not under {root}, the main module's directory (modules are named relative to it)") from None
-        modules.append(Module(name, path.read_bytes(), content_type_for(name)))
+        modules.append(Module(name, content, content_type_for(name)))
     return modules[0], modules[1:]
 
 
@@ -107,7 +108,8 @@ def deploy(
     if format not in FORMATS:
         raise UsageError(f"--format is one of {', '.join(FORMATS)}, not {format!r}")
     main, others = modules_from_files(files)
-    if is_service_worker(main, format):
+    service_worker = is_service_worker(main, format)
+    if service_worker:
         if others:
             raise UsageError("a service worker is one file (imports need ES modules: export default { fetch })")
         if var or kv or secret:
@@ -124,13 +126,23 @@ def deploy(
     variables = parse_pairs(var, "--var")
     kv_bindings = parse_pairs(kv, "--kv")
     secrets = {key: read_secret(key) for key in secret}
+    from isolane.client import BadRequest
+
     with session.client() as client:
         size = sum(len(module.content) for module in (main, *others))
         with session.out.status(f"Uploading {namespace}/{script} ({1 + len(others)} modules, {size:,} bytes)…"):
-            uploaded = client.upload_script(
-                namespace, script, main, modules=others, vars=variables, kv=kv_bindings,
-                tags=tag or None, crons=cron or None, compatibility_date=compatibility_date,
-            )  # fmt: skip
+            try:
+                uploaded = client.upload_script(
+                    namespace, script, main, modules=others, vars=variables, kv=kv_bindings,
+                    tags=tag or None, crons=cron or None, compatibility_date=compatibility_date,
+                )  # fmt: skip
+            except BadRequest as error:
+                if service_worker and format == "auto" and error.code == "syntax_error":
+                    raise api_failure(
+                        session, error, next_step=f"{main.name} was taken for a service worker (no import or export statement found):"
+                        " if it is an ES module, deploy it with --format modules",
+                    ) from None  # fmt: skip
+                raise
         version_id = uploaded.version_id
         for key, value in secrets.items():
             with session.out.status(f"Setting secret {key}…"):

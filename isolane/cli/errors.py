@@ -17,14 +17,17 @@ class Exit(IntEnum):
     AUTH = 3
     NOT_FOUND = 4
     SERVER = 5
+    SCRIPT_FAILED = 6
+    ABORTED = 7
     INTERRUPTED = 130
 
 
 EXIT_CODES_HELP = (
-    "Exit codes: 0 success; 1 the API refused the request (bad input, conflict, quota, rate limit,"
-    " a script that failed when invoked); 2 usage error (bad arguments, bad config file);"
-    " 3 authentication or permission (401, 403); 4 not found (404);"
-    " 5 server unreachable or failing (5xx); 130 interrupted."
+    "Exit codes: 0 success; 1 the API refused the request (bad input, conflict, quota, rate limit);"
+    " 2 usage error (bad arguments, bad config file); 3 authentication or permission (401, 403);"
+    " 4 not found (404); 5 server unreachable, failing (5xx) or ending a stream;"
+    " 6 the invoked script failed (threw, exceeded a limit, canceled); 7 aborted at a confirmation;"
+    " 130 interrupted."
 )
 
 
@@ -32,9 +35,18 @@ class UsageError(Exception):
     """Bad arguments found by a command itself (exit 2)."""
 
 
+def script_failed(error: IsolaneError) -> bool:
+    """An invocation's error that reports the script's failed run (it carries the outcome)."""
+    return "outcome" in error.details and "invocation_id" in error.details
+
+
 def exit_code(error: IsolaneError) -> Exit:
     from isolane.client import AuthenticationError, NotFound, PermissionDenied, ServerError, TransportError
 
+    if script_failed(error):
+        return Exit.SCRIPT_FAILED
+    if error.code == "quota_exceeded":  # a 403, but a refusal of the request, not of the token
+        return Exit.API_ERROR
     if isinstance(error, AuthenticationError | PermissionDenied):
         return Exit.AUTH
     if isinstance(error, NotFound):
@@ -59,6 +71,8 @@ _HINTS_BY_CODE = {
     "no_previous_version": "pass the VERSION_ID to deploy (see `isolane versions NS/NAME`)",
     "no_fetch_handler": "the script has no fetch handler: export default { fetch(request, env, ctx) { ... } }",
     "syntax_error": "fix the code at the line and column given, then deploy again",
+    "admin_required": "this needs an admin token (`isolane token create NAME --scope admin`, with an admin token)",
+    "stream_closed": "the server stopped or restarted: run the command again once it is back",
 }
 
 
@@ -76,8 +90,10 @@ def hint(error: IsolaneError, session: Session) -> str | None:
     if isinstance(error, RateLimited):
         return f"the namespace's request rate is spent: try again in {error.retry_after or 1:g} s"
     if isinstance(error, TransportError):
+        from isolane.client._config import redact_url
+
         return (
-            f"is the server running at {session.url} (from {session.url_source})? Start one with `isolane serve`,"
+            f"is the server running at {redact_url(session.url)} (from {session.url_source})? Start one with `isolane serve`,"
             " or point --url / ISOLANE_URL at it"
         )
     if isinstance(error, ServerError):

@@ -3,27 +3,29 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from isolane.cli.errors import UsageError
+from isolane.cli.errors import UsageError, script_failed
+from isolane.cli.inputs import data_argument
 from isolane.cli.session import Session, api_failure, client_command, split_target
 
+if TYPE_CHECKING:
+    from isolane.client import IsolaneError
 
-def request_body(data: str | None) -> bytes | None:
-    """-d DATA, -d @FILE, or -d @- for stdin (as in curl)."""
-    if data is None:
-        return None
-    if data == "@-":
-        return sys.stdin.buffer.read()
-    if data.startswith("@"):
-        path = Path(data[1:])
-        if not path.is_file():
-            raise UsageError(f"no such file: {path}")
-        return path.read_bytes()
-    return data.encode()
+_LIMITS = {"exceededCpu": "CPU time", "exceededMemory": "memory", "exceededWallTime": "wall-clock time"}
+
+
+def failed_run_hint(target: str, error: IsolaneError) -> str:
+    """Where to read why the script's run failed: its record, by id and by outcome."""
+    outcome = str(error.details.get("outcome", "exception"))
+    record = f"`isolane logs {target} --outcome {outcome}` shows the run (invocation {error.details.get('invocation_id')})"
+    if outcome in _LIMITS:
+        return f"the run went over its {_LIMITS[outcome]} limit; {record}; an admin can raise the namespace's limits"
+    if outcome == "canceled":
+        return f"the platform canceled the run; {record}"
+    return f"{record} with its console output and stack"
 
 
 def parse_headers(values: list[str]) -> dict[str, str]:
@@ -49,34 +51,37 @@ def invoke(
     """Invoke a script's fetch handler and print the response body.
 
     Exits 0 whenever the script answered, whatever the status; when Isolane itself answered
-    (the script threw or exceeded a limit, no such script, rate limited) it prints the
-    error and exits with its code.
+    it prints the error and exits with its code: 6 when the script threw or exceeded a
+    limit, 4 for no such script, 1 when rate limited. Your token is not sent to the script.
     """
     from isolane.client import platform_error
 
     ns, name = split_target(target)
-    body = request_body(data)
+    body = data_argument(data) if data is not None else None
     verb = (method or ("POST" if body is not None else "GET")).upper()
     with session.client() as client:
-        response = client.invoke(ns, name, path, method=verb, content=body, headers=parse_headers(header))
+        try:
+            response = client.invoke(ns, name, path, method=verb, content=body, headers=parse_headers(header))
+        except ValueError as exc:  # a `..` in the path: it would leave the script's URL
+            raise UsageError(str(exc)) from None
     error = platform_error(response)
     if session.out.json:
-        session.out.data(
-            {
-                "status": response.status_code,
-                "headers": dict(response.headers),
-                "body": response.text,
-                "invocation_id": response.headers.get("x-isolane-invocation"),
-                "outcome": response.headers.get("x-isolane-outcome"),
-            }
-        )
-    else:
+        if error is None:  # on an error stdout stays empty: the error is the JSON on stderr
+            session.out.data(
+                {
+                    "status": response.status_code,
+                    "headers": dict(response.headers),
+                    "body": response.text,
+                    "invocation_id": response.headers.get("x-isolane-invocation"),
+                    "outcome": response.headers.get("x-isolane-outcome"),
+                }
+            )
+    elif include or error is None:  # -i shows Isolane's error answer too, as curl -i would
         if include:
             head = [f"HTTP/1.1 {response.status_code} {response.reason_phrase}"]
             head += [f"{key}: {value}" for key, value in response.headers.items()]
             sys.stdout.write("\n".join(head) + "\n\n")
-        if error is None or include:
-            sys.stdout.buffer.write(response.content)
-            sys.stdout.flush()
+        sys.stdout.buffer.write(response.content)
+        sys.stdout.flush()
     if error is not None:
-        raise api_failure(session, error)
+        raise api_failure(session, error, next_step=failed_run_hint(target, error) if script_failed(error) else None)

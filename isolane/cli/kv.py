@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from isolane.cli.errors import UsageError
+from isolane.cli.inputs import read_file, read_stdin
 from isolane.cli.output import short_time
 from isolane.cli.scripts import YesOption, confirm
 from isolane.cli.session import Session, client_command
@@ -62,10 +63,7 @@ def namespace_delete(session: Session, kv_id: IdArgument, yes: YesOption = False
     confirm(session, f"Delete KV namespace {kv_id} and all its values?", yes)
     with session.client() as client:
         client.delete_kv_namespace(kv_id)
-    if session.out.json:
-        session.out.data({"id": kv_id, "deleted": True})
-    else:
-        session.out.notice(f"Deleted KV namespace {kv_id}.")
+    session.out.deleted({"id": kv_id}, f"Deleted KV namespace {kv_id}.")
 
 
 @key_app.command("put")
@@ -84,13 +82,11 @@ def key_put(
     if value is not None and path is not None:
         raise UsageError("give the value or --path, not both")
     if path is not None:
-        if not path.is_file():
-            raise UsageError(f"no such file: {path}")
-        data = path.read_bytes()
+        data = read_file(path)
     elif value is not None:
         data = value.encode()
     else:
-        data = sys.stdin.buffer.read()
+        data = read_stdin()
     parsed: Any = None
     if metadata is not None:
         try:
@@ -142,7 +138,4 @@ def key_delete(session: Session, kv_id: IdArgument, key: KeyArgument) -> None:
     """Delete a key (deleting a missing key succeeds)."""
     with session.client() as client:
         client.delete_kv_value(kv_id, key)
-    if session.out.json:
-        session.out.data({"name": key, "deleted": True})
-    else:
-        session.out.notice(f"Deleted {key}.")
+    session.out.deleted({"name": key}, f"Deleted {key}.")

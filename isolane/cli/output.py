@@ -59,6 +59,13 @@ class Output:
         if not self.json:
             self.stderr.print(markup)
 
+    def deleted(self, fields: dict[str, Any], notice: str) -> None:
+        """A finished deletion: its fields with `"deleted": true` as JSON, else a notice."""
+        if self.json:
+            self.data({**fields, "deleted": True})
+        else:
+            self.notice(escape(notice))
+
     def table(self, columns: Sequence[str], rows: Sequence[Sequence[Any]], *, title: str | None = None) -> None:
         cells = [["" if cell is None else str(cell) for cell in row] for row in rows]
         if not self.tty:

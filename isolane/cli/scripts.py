@@ -7,16 +7,18 @@ from typing import Annotated
 
 import typer
 
+from isolane.cli.errors import Exit, UsageError
 from isolane.cli.output import short_time
-from isolane.cli.session import Session, client_command, split_target
+from isolane.cli.session import Session, client_command, fail, split_target
 
 YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 
 
 def confirm(session: Session, question: str, yes: bool) -> None:
-    """Ask on a terminal (unless --yes); never when piped or with --json."""
+    """Ask on a terminal (unless --yes); never when piped or with --json. No ends the
+    command with exit code 7 (aborted), nothing changed."""
     if not yes and session.out.tty and not session.out.json and not typer.confirm(question, default=False):
-        raise typer.Exit(1)
+        raise fail(session, "aborted: nothing was changed", Exit.ABORTED)
 
 
 @client_command
@@ -26,6 +28,8 @@ def ls(
     tags: Annotated[str | None, typer.Option("--tags", help="Filter scripts by tags: a,b:no (see the API).", show_default=False)] = None,
 ) -> None:
     """List namespaces, or the scripts of NAMESPACE."""
+    if namespace is None and tags is not None:
+        raise UsageError("--tags filters a namespace's scripts: give the NAMESPACE too (isolane ls NS --tags ...)")
     with session.client() as client:
         if namespace is None:
             namespaces = client.list_namespaces()
@@ -54,10 +58,7 @@ def rm(
     confirm(session, f"Delete script {ns}/{name} with all its versions?", yes)
     with session.client() as client:
         client.delete_script(ns, name)
-    if session.out.json:
-        session.out.data({"namespace": ns, "name": name, "deleted": True})
-    else:
-        session.out.notice(f"Deleted {ns}/{name}.")
+    session.out.deleted({"namespace": ns, "name": name}, f"Deleted {ns}/{name}.")
 
 
 @client_command
@@ -128,7 +129,4 @@ def ns_rm(
     confirm(session, f"Delete namespace {namespace} with all its scripts and tokens?", yes)
     with session.client() as client:
         client.delete_namespace(namespace)
-    if session.out.json:
-        session.out.data({"name": namespace, "deleted": True})
-    else:
-        session.out.notice(f"Deleted namespace {namespace}.")
+    session.out.deleted({"name": namespace}, f"Deleted namespace {namespace}.")

@@ -69,10 +69,10 @@ def _given(ctx: typer.Context | None, name: str) -> tuple[Any, str] | None:
 def open_session(ctx: typer.Context) -> Session:
     json_mode = _given(ctx, "json_output") is not None
     out = Output(json_mode)
-    path = config_path()
+    path, named = config_path()
     profile = _given(ctx, "profile")
     try:
-        config = read_config(path, profile[0] if profile else None)
+        config = read_config(path, profile[0] if profile else None, required=named)
     except ConfigError as exc:
         raise UsageError(str(exc)) from exc
     found: dict[str, tuple[str | None, str]] = {}
@@ -88,10 +88,19 @@ def open_session(ctx: typer.Context) -> Session:
     return Session(url, found["token"][0], found["url"][1], found["token"][1], path, out)
 
 
-def fail(session_or_out: Session | Output, message: str, code: Exit, *, error_code: str = "error", next_step: str | None = None, status: int | None = None) -> typer.Exit:
+def fail(
+    session_or_out: Session | Output,
+    message: str,
+    code: Exit,
+    *,
+    error_code: str = "error",
+    next_step: str | None = None,
+    status: int | None = None,
+    details: dict[str, Any] | None = None,
+) -> typer.Exit:
     out = session_or_out.out if isinstance(session_or_out, Session) else session_or_out
     if out.json:
-        body: dict[str, Any] = {"code": error_code, "message": message, "status": status}
+        body: dict[str, Any] = {**(details or {}), "code": error_code, "message": message, "status": status}
         if next_step:
             body["hint"] = next_step
         sys.stderr.write(json.dumps({"error": body}) + "\n")
@@ -103,12 +112,27 @@ def fail(session_or_out: Session | Output, message: str, code: Exit, *, error_co
     return typer.Exit(int(code))
 
 
-def api_failure(session: Session, error: IsolaneError) -> typer.Exit:
+def _unsaid_details(error: IsolaneError) -> dict[str, Any]:
+    """The error's details worth adding to its message: those it does not already say (the
+    server often writes `main.js:1:25: ...` and also sends line, column and module)."""
+    shown = {key: error.details[key] for key in ("line", "column", "module", "quota", "limit", "binding") if error.details.get(key) is not None}
+    line, column = shown.get("line"), shown.get("column")
+    if line is not None and (f"{line}:{column}" in error.message or f"line {line}, column {column}" in error.message):
+        shown.pop("line")
+        shown.pop("column", None)
+    return {key: value for key, value in shown.items() if key in ("line", "column") or str(value) not in error.message}
+
+
+def api_failure(session: Session, error: IsolaneError, *, next_step: str | None = None) -> typer.Exit:
+    """Print an API error (its hint: `next_step`, else the usual one) and the exit to raise."""
     message = error.message
-    where = {key: error.details[key] for key in ("line", "column", "module", "quota", "limit", "binding") if key in error.details}
-    if where:
-        message += " (" + ", ".join(f"{key} {value}" for key, value in where.items()) + ")"
-    return fail(session, message, exit_code(error), error_code=error.code, next_step=hint(error, session), status=error.status)
+    unsaid = _unsaid_details(error)
+    if unsaid:
+        message += " (" + ", ".join(f"{key} {value}" for key, value in unsaid.items()) + ")"
+    return fail(
+        session, message, exit_code(error), error_code=error.code, next_step=next_step or hint(error, session),
+        status=error.status, details=error.details,
+    )  # fmt: skip
 
 
 def client_command(func: F) -> F:

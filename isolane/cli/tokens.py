@@ -49,7 +49,4 @@ def revoke(session: Session, token_id: Annotated[str, typer.Argument(metavar="TO
     """Revoke a token: it stops working at once here, within 2 s on other servers."""
     with session.client() as client:
         client.revoke_token(token_id)
-    if session.out.json:
-        session.out.data({"id": token_id, "deleted": True})
-    else:
-        session.out.notice(f"Revoked token {token_id}.")
+    session.out.deleted({"id": token_id}, f"Revoked token {token_id}.")

@@ -23,6 +23,7 @@ from isolane.client._errors import (
     PermissionDenied,
     RateLimited,
     ServerError,
+    StreamClosed,
     TransportError,
     platform_error,
 )
@@ -103,6 +104,7 @@ __all__ = [
     "Secret",
     "SecretChange",
     "ServerError",
+    "StreamClosed",
     "TailConnected",
     "TailDropped",
     "TailEvent",

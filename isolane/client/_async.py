@@ -12,8 +12,8 @@ import httpx
 
 from isolane.client import _calls as calls
 from isolane.client._calls import UNSET, Call
-from isolane.client._config import DEFAULT_TIMEOUT, base_headers, resolve_token, resolve_url, tail_timeout, timeout_of
-from isolane.client._errors import IsolaneError, error_from_response, transport_error
+from isolane.client._config import DEFAULT_TIMEOUT, base_headers, no_cookies, redact_url, resolve_token, resolve_url, tail_timeout, timeout_of
+from isolane.client._errors import IsolaneError, StreamClosed, error_from_response, transport_error
 from isolane.client._models import (
     CreatedToken,
     Deployment,
@@ -63,7 +63,9 @@ class AsyncClient:
         self.url = resolve_url(url)
         self.token = resolve_token(token)
         self._timeout = timeout_of(timeout)
-        self._http = httpx.AsyncClient(base_url=self.url, headers=base_headers(self.token), timeout=self._timeout, transport=transport)
+        self._http = httpx.AsyncClient(
+            base_url=self.url, headers=base_headers(), cookies=no_cookies(), timeout=self._timeout, transport=transport
+        )
 
     async def close(self) -> None:
         await self._http.aclose()
@@ -76,9 +78,9 @@ class AsyncClient:
 
     async def _send(self, call: Call[T]) -> T:
         try:
-            response = await self._http.request(**call.request_kwargs())
+            response = await self._http.send(call.build(self._http, self.token))
         except httpx.TransportError as exc:
-            raise transport_error(exc, self.url) from exc
+            raise transport_error(exc, redact_url(self.url)) from exc
         if call.check and response.is_error:
             raise error_from_response(response)
         return call.parse(response)
@@ -295,10 +297,12 @@ class AsyncClient:
     async def tail(self, ns: str, name: str, *, outcome: str | Sequence[str] | None = None, sample: float | None = None) -> AsyncIterator[TailEvent]:
         """Live invocation records of the script as they complete: `TailConnected` first, then
         an `InvocationRecord` per invocation and `TailDropped` when records were dropped.
-        Runs until the caller stops iterating (close the generator to disconnect)."""
+        Runs until the caller stops iterating (close the generator to disconnect); raises
+        `StreamClosed` when the server ends the stream (it stopped, or the token was revoked)."""
         call = calls.tail_request(ns, name, outcome, sample)
         try:
-            async with self._http.stream(**call.request_kwargs(), timeout=tail_timeout(self._timeout)) as response:
+            response = await self._http.send(call.build(self._http, self.token, timeout=tail_timeout(self._timeout)), stream=True)
+            try:
                 if response.is_error:
                     await response.aread()
                     raise error_from_response(response)
@@ -308,8 +312,11 @@ class AsyncClient:
                     typed = tail_event(event) if event is not None else None
                     if typed is not None:
                         yield typed
+            finally:
+                await response.aclose()
         except httpx.TransportError as exc:
-            raise transport_error(exc, self.url) from exc
+            raise transport_error(exc, redact_url(self.url)) from exc
+        raise StreamClosed.for_tail(ns, name)
 
     # KV
 

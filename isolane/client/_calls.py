@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlencode
 
 import httpx
 from pydantic import BaseModel
@@ -65,6 +65,25 @@ class Call(Generic[T]):
     headers: Mapping[str, str] | None = None
     check: bool = True
     """Raise the typed error for an error answer (False: hand every answer to `parse`)."""
+    authenticated: bool = True
+    """Send the client's token (False for invocations: their headers reach tenant code)."""
+    route: str | None = None
+    """The path the sent URL must start with (default: `path` without its query)."""
+
+    def build(self, http: httpx.Client | httpx.AsyncClient, token: str | None, **extra: Any) -> httpx.Request:
+        """The request, with the token when the call is authenticated, checked to go where
+        it was built to go (httpx normalises dot segments; none may move it elsewhere)."""
+        kwargs = self.request_kwargs()
+        headers = httpx.Headers({"authorization": f"Bearer {token}"} if self.authenticated and token else None)
+        headers.update(kwargs.pop("headers", None) or {})
+        request = http.build_request(**kwargs, headers=headers, **extra)
+        if not self.authenticated and request.url.userinfo:  # httpx would send it as Basic auth
+            request.url = request.url.copy_with(username=None, password=None)
+        route = (self.route or self.path.partition("?")[0]).encode()
+        expected = http.base_url.raw_path.rstrip(b"/") + route
+        if not request.url.raw_path.partition(b"?")[0].startswith(expected):
+            raise ValueError(f"refusing to send {self.method} {self.path!r}: it would reach {request.url.path!r}")
+        return request
 
     def request_kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"method": self.method, "url": self.path}
@@ -110,7 +129,10 @@ def _content(response: httpx.Response) -> ScriptContent:
 
 
 def _segment(value: str) -> str:
-    """A path segment, quoted so that no value can reach another endpoint."""
+    """A path segment, quoted so that no value can reach another endpoint (`.` and `..`
+    too: httpx would resolve them as dot segments)."""
+    if value in (".", ".."):
+        return value.replace(".", "%2E")
     return quote(value, safe="")
 
 
@@ -119,7 +141,8 @@ def _script(ns: str, name: str) -> str:
 
 
 def _time(value: str | datetime | None) -> str | None:
-    return value.isoformat() if isinstance(value, datetime) else value
+    """ISO 8601 in UTC; a naive datetime is local time (as `datetime.now()` gives it)."""
+    return value.astimezone(UTC).isoformat() if isinstance(value, datetime) else value
 
 
 def _tags(tags: str | Sequence[str] | None) -> str | None:
@@ -389,15 +412,26 @@ def seed_execute(script_id: str) -> Call[ExecuteResult]:
 def invoke(
     ns: str, name: str, path: str, method: str, content: bytes | str | None, headers: Mapping[str, str] | None, params: Mapping[str, Any] | None
 ) -> Call[httpx.Response]:
-    """Runs the script's fetch handler; every answer is handed back as it came (no raise)."""
-    suffix = "/" + path.lstrip("/") if path else ""
+    """Runs the script's fetch handler; every answer is handed back as it came (no raise).
+    `path` may carry a query, which `params` extend. The client's token is not sent: the
+    request's headers reach the tenant's code."""
+    route = f"{_script(ns, name)}/invoke"
+    script_path, mark, query = path.partition("?")
+    script_path = "/" + script_path.lstrip("/") if script_path else ""
+    for segment in script_path.split("/"):
+        if unquote(segment) in (".", ".."):
+            raise ValueError(f"invoke path {path!r} has a {segment!r} segment: it would leave the script's URL")
+    extra = urlencode({key: value for key, value in (params or {}).items() if value is not None}, doseq=True)
+    query = "&".join(part for part in (query, extra) if part)
     body = content.encode() if isinstance(content, str) else content
-    return Call(method.upper(), f"{_script(ns, name)}/invoke{suffix}", lambda response: response, params=params, content=body, headers=headers, check=False)
+    return Call(
+        method.upper(), f"{route}{script_path}" + (f"?{query}" if query or mark else ""), lambda response: response,
+        content=body, headers=headers, check=False, authenticated=False, route=route,
+    )  # fmt: skip
 
 
 def executors() -> Call[Executors]:
     return Call("GET", "/v1/system/executors", _model(Executors))
-
 
 
 def tail_request(ns: str, name: str, outcome: str | Sequence[str] | None, sample: float | None) -> Call[None]:

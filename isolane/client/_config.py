@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import httpx
 
@@ -23,11 +24,21 @@ def resolve_token(token: str | None) -> str | None:
     return token or os.environ.get("ISOLANE_TOKEN") or None
 
 
-def base_headers(token: str | None) -> dict[str, str]:
-    headers = {"user-agent": USER_AGENT}
-    if token:
-        headers["authorization"] = f"Bearer {token}"
-    return headers
+def base_headers() -> dict[str, str]:
+    """Headers of every request; the token goes per call (`Call.build`), never to scripts."""
+    return {"user-agent": USER_AGENT}
+
+
+def no_cookies() -> CookieJar:
+    """A jar that keeps nothing: the API uses no cookies, and one set by a tenant's script
+    must not ride along to the API or to another tenant's script."""
+    return CookieJar(DefaultCookiePolicy(allowed_domains=[]))
+
+
+def redact_url(url: str) -> str:
+    """The URL without a password in it, to be shown in messages."""
+    parsed = httpx.URL(url)
+    return str(parsed.copy_with(username=None, password=None)) if parsed.userinfo else url
 
 
 def timeout_of(timeout: float | httpx.Timeout | None) -> httpx.Timeout:

@@ -75,6 +75,15 @@ class ConnectError(TransportError):
     """The server could not be reached at all (wrong URL, not running)."""
 
 
+class StreamClosed(TransportError):
+    """The server ended a stream the caller had not closed: it stopped, or the stream's
+    token was revoked (the next request says which)."""
+
+    @classmethod
+    def for_tail(cls, ns: str, name: str) -> StreamClosed:
+        return cls(f"the server ended the live tail of {ns}/{name}", code="stream_closed")
+
+
 _BY_STATUS: dict[int, type[IsolaneError]] = {
     400: BadRequest,
     401: AuthenticationError,

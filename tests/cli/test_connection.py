@@ -102,3 +102,54 @@ def test_help_lists_exit_codes_and_serve_is_unchanged(run: Run, cli_env: dict[st
 def test_the_command_and_package_do_not_load_the_client_until_needed(cli_env: dict[str, str]) -> None:
     code = "import sys, isolane, isolane.cli; assert 'isolane.client' not in sys.modules and 'httpx' not in sys.modules; isolane.Client"
     subprocess.run([sys.executable, "-c", code], env=cli_env, check=True)
+
+
+def test_a_missing_isolane_config_file_is_a_usage_error(run: Run, tmp_path: Path) -> None:
+    result = run("ls", env={"ISOLANE_CONFIG": str(tmp_path / "nope.toml")})
+    assert result.code == 2 and "nope.toml" in result.stderr and "ISOLANE_CONFIG" in result.stderr
+    assert run("ls").code == 0  # the default file may be absent
+
+
+@pytest.mark.parametrize("json_flag", [False, True])
+def test_a_password_in_the_url_is_never_shown(run: Run, json_flag: bool) -> None:
+    url = f"http://admin:hunter2@127.0.0.1:{free_port()}"
+    result = run("ls", *(["--json"] if json_flag else []), env={"ISOLANE_URL": url})
+    assert result.code == 5 and "hunter2" not in result.stderr and "127.0.0.1" in result.stderr, result.stderr
+    assert "hunter2" not in run("ls", "--url", url).stderr
+
+
+def test_admin_required_hint_and_quota_exit_code(run: Run, server: Server, tmp_path: Path) -> None:
+    from isolane.client import Client
+
+    with Client(server.url, ADMIN_TOKEN) as client:
+        client.create_namespace("cli-quota", quotas={"max_scripts": 1})
+        created = client.create_token("cli-quota-writer", "namespace:cli-quota")
+    refused = run("ns", "create", "cli-other", env={"ISOLANE_TOKEN": created.token})
+    assert refused.code == 3 and "[admin_required]" in refused.stderr
+    assert "admin token" in refused.stderr and "for this namespace" not in refused.stderr
+    worker = tmp_path / "one.js"
+    worker.write_text("export default { fetch: () => new Response('x') };")
+    assert run("deploy", str(worker), "-n", "cli-quota").code == 0
+    over = run("deploy", str(worker), "-n", "cli-quota", "--name", "two")
+    assert over.code == 1 and "[quota_exceeded]" in over.stderr  # the request is refused, not the token
+
+
+def test_a_syntax_errors_location_is_printed_once(run: Run, tmp_path: Path) -> None:
+    broken = tmp_path / "bad.js"
+    broken.write_text("export default { fetch() { return new Response('x') ;; } ) };")
+    result = run("deploy", str(broken))
+    first_line = result.stderr.splitlines()[0]
+    assert result.code == 1 and "bad.js:1:" in first_line and "(line" not in first_line and "column" not in first_line, first_line
+
+
+def test_help_and_the_docs_give_the_same_exit_codes(run: Run) -> None:
+    import re
+
+    from isolane.cli.errors import Exit
+
+    help_text = " ".join(run("--help").stdout.replace("│", " ").split())
+    listed = help_text.split("Exit codes:")[1].split("Connection:")[0]
+    in_help = {int(code) for code in re.findall(r"(?:^|;) (\d+) ", listed)}
+    docs = (Path(__file__).parents[2] / "docs" / "cli.md").read_text()
+    in_docs = {int(code) for code in re.findall(r"^\| (\d+) \|", docs, re.M)}
+    assert in_help == in_docs == {int(code) for code in Exit}

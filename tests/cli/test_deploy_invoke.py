@@ -128,9 +128,16 @@ def test_deploy_and_invoke_errors(run: Run, project: Path, tmp_path: Path, clien
     thrower.write_text("export default { fetch() { throw new TypeError('boom'); } };")
     assert run("deploy", str(thrower), "-n", "cli-deploy").code == 0
     failed = run("invoke", "cli-deploy/thrower")
-    assert failed.code == 5 and failed.stdout == "" and "exception" in failed.stderr
+    assert failed.code == 6 and failed.stdout == "" and "worker_exception" in failed.stderr
+    invocation_id = failed.stderr.split("(invocation ")[1].split(")")[0]
+    assert "isolane logs cli-deploy/thrower --outcome exception" in failed.stderr and len(invocation_id) == 32
+    as_json = run("--json", "invoke", "cli-deploy/thrower")
+    error = json.loads(as_json.stderr)["error"]
+    assert as_json.code == 6 and as_json.stdout == "" and error["outcome"] == "exception" and len(error["invocation_id"]) == 32
     missing = run("invoke", "cli-deploy/nothing-here")
     assert missing.code == 4 and "isolane ls NS" in missing.stderr
+    missing_json = run("--json", "invoke", "cli-deploy/nothing-here")
+    assert missing_json.code == 4 and missing_json.stdout == "" and json.loads(missing_json.stderr)["error"]["code"] == "script_not_found"
     assert run("invoke", "cli-deploy/app", "-H", "no colon").code == 2
 
 
@@ -162,6 +169,12 @@ def test_deploy_detects_a_service_worker(run: Run, tmp_path: Path, client: Clien
         ('import"./side-effect.js";', True),
         ("export default {};", True),
         ("export{a};", True),
+        ("const h={fetch(){return new Response('x')}};export default h;", True),
+        ("/* banner */ export default {fetch(){}};", True),
+        ("/*! bundle */export{h as default};", True),
+        ("f();import'./side-effect.js';", True),
+        ("if(a){b()}export default {};", True),
+            ("x.import(y); obj.export = 1;", False),
         ("important = 1;", False),
         ("exports.x = 1;", False),
         (SERVICE_WORKER, False),
@@ -173,3 +186,56 @@ def test_service_worker_detection(source: str, module: bool) -> None:
 
     assert is_service_worker(Module("entry.js", source), "auto") is not module
     assert is_service_worker(Module("entry.ts", "addEventListener('fetch', () => {});"), "auto") is False
+
+
+def test_a_bundled_module_is_deployed_as_a_module(run: Run, tmp_path: Path) -> None:
+    bundle = tmp_path / "bundle.js"
+    bundle.write_text('/* built by a bundler */\nvar h={fetch(){return new Response("bundled")}};export{h as default};\n')
+    deployed = run("deploy", str(bundle), "-n", "cli-deploy")
+    assert deployed.code == 0, deployed.stderr
+    assert run("invoke", "cli-deploy/bundle").stdout == "bundled"
+
+
+def test_a_syntax_error_in_a_guessed_service_worker_suggests_format_modules(run: Run, tmp_path: Path) -> None:
+    broken = tmp_path / "guess.js"
+    broken.write_text('addEventListener("fetch", (event) => { event.respondWith(new Response("x")\n')
+    result = run("deploy", str(broken), "-n", "cli-deploy")
+    assert result.code == 1 and "syntax_error" in result.stderr and "--format modules" in result.stderr
+    told = run("deploy", str(broken), "-n", "cli-deploy", "--format", "service-worker")
+    assert told.code == 1 and "--format modules" not in told.stderr  # the format was not a guess
+
+
+ECHO = """export default { fetch(request) {
+  const url = new URL(request.url);
+  return Response.json({ headers: Object.fromEntries(request.headers), path: url.pathname, query: url.search });
+} };"""
+
+
+def test_invoke_sends_no_token_to_the_script(run: Run, client: Client, tmp_path: Path) -> None:
+    client.upload_script("cli-deploy", "echo", ECHO)
+    seen = json.loads(run("invoke", "cli-deploy/echo", "/h").stdout)["headers"]
+    assert "authorization" not in seen and ADMIN_TOKEN not in json.dumps(seen)
+    explicit = json.loads(run("invoke", "cli-deploy/echo", "-H", "Authorization: Bearer for-the-script").stdout)["headers"]
+    assert explicit["authorization"] == "Bearer for-the-script"  # only what the caller passes
+    as_json = json.loads(run("--json", "invoke", "cli-deploy/echo").stdout)
+    assert ADMIN_TOKEN not in as_json["body"]
+
+
+@pytest.mark.parametrize("method", ["GET", "DELETE"])
+def test_invoke_refuses_a_path_that_leaves_the_script(run: Run, client: Client, method: str) -> None:
+    client.upload_script("cli-deploy", "echo", ECHO)
+    tokens = len(client.list_tokens())
+    for path in ("/../../../../../tokens", "/a/%2e%2e/b", ".."):
+        result = run("invoke", "cli-deploy/echo", path, "-X", method)
+        assert result.code == 2 and result.stdout == "" and "segment" in result.stderr, result
+    assert len(client.list_tokens()) == tokens
+    fine = json.loads(run("invoke", "cli-deploy/echo", "/.well-known/a..b?q=..").stdout)
+    assert fine["path"] == "/.well-known/a..b" and fine["query"] == "?q=.."
+
+
+def test_invoke_says_which_limit_a_run_exceeded(run: Run, client: Client) -> None:
+    client.upload_script("cli-deploy", "spin", "export default { fetch() { for (;;) {} } };")
+    result = run("invoke", "cli-deploy/spin")
+    assert result.code == 6 and result.stdout == ""
+    assert "exceeded_cpu" in result.stderr and "CPU time limit" in result.stderr
+    assert "isolane logs cli-deploy/spin --outcome exceededCpu" in result.stderr

@@ -116,3 +116,51 @@ def test_usage_command(run: Run, server: Server, tmp_path: Path) -> None:
     only = json.loads(run("usage", "cli-usage", "--script", "a", "--json").stdout)
     assert only["totals"]["invocations"] == 2 and only["scripts"] is None
     assert run("usage", "cli-usage", "--since", "yesterday-ish").code == 1
+
+
+def test_ls_tags_needs_a_namespace(run: Run) -> None:
+    result = run("ls", "--tags", "blue")
+    assert result.code == 2 and result.stdout == "" and "--tags" in result.stderr
+
+
+def run_on_a_terminal(server: Server, cli_env: dict[str, str], *args: str, answer: bytes) -> tuple[int, str]:
+    """Run the command with a pseudo-terminal as stdin, stdout and stderr (so it asks), type
+    `answer`, and return its exit code and all it wrote."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    leader, follower = pty.openpty()
+    env = {**cli_env, "ISOLANE_URL": server.url, "ISOLANE_TOKEN": ADMIN_TOKEN}
+    process = subprocess.Popen([sys.executable, "-m", "isolane", *args], env=env, stdin=follower, stdout=follower, stderr=follower)
+    os.close(follower)
+    written = b""
+    try:
+        while b"[y/N]" not in written:
+            chunk = os.read(leader, 4096)
+            if not chunk:
+                break
+            written += chunk
+        os.write(leader, answer)
+        code = process.wait(timeout=30)
+        try:
+            while chunk := os.read(leader, 4096):
+                written += chunk
+        except OSError:  # the terminal is gone once the command has exited
+            pass
+    finally:
+        if process.poll() is None:
+            process.kill()
+        os.close(leader)
+    return code, written.decode(errors="replace")
+
+
+def test_declining_a_confirmation_exits_7_and_changes_nothing(run: Run, server: Server, cli_env: dict[str, str], tmp_path: Path) -> None:
+    assert run("ns", "create", "cli-confirm").code == 0
+    assert run("deploy", script(tmp_path, "kept"), "-n", "cli-confirm", "--name", "kept").code == 0
+    code, written = run_on_a_terminal(server, cli_env, "rm", "cli-confirm/kept", answer=b"n\n")
+    assert code == 7 and "aborted" in written, written
+    assert run("invoke", "cli-confirm/kept").stdout == "kept"
+    code, written = run_on_a_terminal(server, cli_env, "rm", "cli-confirm/kept", answer=b"y\n")
+    assert code == 0 and run("invoke", "cli-confirm/kept").code == 4

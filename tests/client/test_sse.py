@@ -3,8 +3,10 @@ server in test_tail.py)."""
 
 from __future__ import annotations
 
+import pytest
+
+from isolane.client import InvocationRecord, TailConnected, TailDropped, TransportError
 from isolane.client._sse import ServerSentEvent, SSEDecoder, tail_event
-from isolane.client import InvocationRecord, TailConnected, TailDropped
 
 
 def decode(text: str) -> list[ServerSentEvent]:
@@ -15,7 +17,24 @@ def decode(text: str) -> list[ServerSentEvent]:
 
 def test_events_comments_multiline_data_and_ids() -> None:
     events = decode(": keep-alive\n\nevent: one\nid: 7\ndata: a\ndata:b\n\ndata: plain\n\n")
-    assert events == [ServerSentEvent("one", "a\nb", "7"), ServerSentEvent("message", "plain", "7")]
+    assert events == [ServerSentEvent("one", "a\nb"), ServerSentEvent("message", "plain")]
+
+
+def test_an_event_without_data_is_not_dispatched_and_forgets_its_type() -> None:
+    assert decode("event: one\n\ndata: x\n\n") == [ServerSentEvent("message", "x")]
+    assert decode("event: one\ndata\n\n") == [ServerSentEvent("one", "")]  # an empty data line is data
+
+
+def test_a_leading_byte_order_mark_is_ignored() -> None:
+    assert decode("\ufeffevent: one\ndata: a\n\n") == [ServerSentEvent("one", "a")]
+    assert decode("\ufeff: comment\n\ndata: a\n\n\ufeffdata: b\n\n") == [ServerSentEvent("message", "a")]  # only at the start
+
+
+@pytest.mark.parametrize("data", ["not json", '{"dropped": "many"}', "[1]"])
+def test_an_unreadable_payload_is_a_typed_error(data: str) -> None:
+    with pytest.raises(TransportError) as raised:
+        tail_event(ServerSentEvent("dropped", data))
+    assert raised.value.code == "invalid_event"
 
 
 def test_an_unfinished_event_is_not_dispatched() -> None:

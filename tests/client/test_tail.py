@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 
 import pytest
 
-from isolane.client import AsyncClient, BadRequest, Client, InvocationRecord, NotFound, TailConnected
+from isolane.client import (
+    AsyncClient,
+    AuthenticationError,
+    BadRequest,
+    Client,
+    InvocationRecord,
+    NotFound,
+    StreamClosed,
+    TailConnected,
+    TransportError,
+)
 from isolane.testing import Server
 from tests.conftest import ADMIN_TOKEN
 
@@ -68,3 +79,21 @@ def test_async_tail(client: Client, server: Server) -> None:
             await events.aclose()
 
     asyncio.run(scenario())
+
+
+def test_tail_raises_stream_closed_when_the_server_ends_it(client: Client, server: Server) -> None:
+    """Revoking the tail's token makes the server end the stream: the caller is told so, it
+    does not look like a quiet script."""
+    created = client.create_token("client-tail-revoked", "namespace:client-tail", read_only=True)
+    with Client(server.url, created.token) as reader:
+        events = reader.tail("client-tail", "app")
+        assert isinstance(next(events), TailConnected)
+        client.revoke_token(created.id)
+        deadline = time.monotonic() + 30
+        with pytest.raises(StreamClosed) as closed:
+            while time.monotonic() < deadline:  # the revocation is seen through a short cache
+                client.invoke("client-tail", "app", "/after-revoke")
+                next(events)
+        assert closed.value.code == "stream_closed" and isinstance(closed.value, TransportError)
+        with pytest.raises(AuthenticationError):
+            reader.list_scripts("client-tail")
