@@ -60,6 +60,11 @@ class Target:
         self.script = script
         self.path = path  # raw (still percent-encoded), starting with "/"
 
+    def label(self) -> str:
+        """`ns/script` for logs; "-" when the names are not valid (never log what they are)."""
+        valid = DNS_LABEL.fullmatch(self.namespace) and DNS_LABEL.fullmatch(self.script)
+        return f"{self.namespace}/{self.script}" if valid else "-"
+
 
 def target_from_path(raw_path: bytes) -> Target | None:
     """`/v1/namespaces/{ns}/scripts/{name}/invoke[/rest]`, else None."""
@@ -159,12 +164,9 @@ class InvocationGateway:
         if target is None:
             await self.app(scope, receive, send)
             return
-        # For the access log (server/request_log.py): an invocation, not a path to log.
-        scope[INVOCATION_SCOPE_KEY] = (
-            f"{target.namespace}/{target.script}"
-            if DNS_LABEL.fullmatch(target.namespace) and DNS_LABEL.fullmatch(target.script)
-            else "-"
-        )
+        # For the access log (server/request_log.py): an invocation, not a path to log;
+        # labelled only if a line is written.
+        scope[INVOCATION_SCOPE_KEY] = target
         try:
             await self._invoke(target, scope, receive, send)
         except IsolaneError as exc:

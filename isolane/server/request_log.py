@@ -56,7 +56,7 @@ class RequestLog:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            script = scope.get(INVOCATION_SCOPE_KEY)
+            target = scope.get(INVOCATION_SCOPE_KEY)
             level = logging.DEBUG if invocation is not None else logging.INFO
             if log.isEnabledFor(level):
                 fields: dict[str, Any] = {
@@ -64,10 +64,10 @@ class RequestLog:
                     "status": status or None,  # None: the client left before a response
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                 }
-                if script is None:
+                if target is None:
                     fields["path"] = scope["path"]
                 else:
-                    fields["script"] = script
+                    fields["script"] = target.label()
                     if invocation is not None:
                         fields["invocation"] = invocation.decode("latin-1")
                 log.log(level, "request", extra=fields)
