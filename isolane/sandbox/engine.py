@@ -14,7 +14,7 @@ library it returns, pinned at 0.14.1) so that we own the loop, the timers and th
 from __future__ import annotations
 
 import asyncio
-import os
+import ctypes
 import threading
 import time
 from collections.abc import Callable
@@ -30,7 +30,14 @@ _EXECUTE_EXC, _PARSE_EXC, _OOM_EXC, _TIMEOUT_EXC, _TERMINATED_EXC = 200, 201, 20
 _VALUE_EXC, _KEY_EXC = 205, 206
 
 _DOORBELL_ID = 1
-_V8_FLAGS = ("--single-threaded",)  # no V8 worker threads: all of an isolate's CPU is its thread's
+_V8_FLAGS = (
+    # No V8 worker threads: all of an isolate's CPU is its thread's.
+    "--single-threaded",
+    # On CPUs with protection keys (PKU), V8 guards JIT pages with them; disposing of an
+    # isolate while another thread runs optimized code then segfaults the process (seen with
+    # V8 14.4 under mini-racer 0.14.1 whenever a close overlapped a hot loop elsewhere).
+    "--no-memory-protection-keys",
+)
 
 _dll: Any = None
 _dll_lock = threading.Lock()
@@ -42,6 +49,39 @@ def _library() -> Any:
         if _dll is None:
             _dll = init_mini_racer(flags=_V8_FLAGS, ignore_duplicate_init=True)
         return _dll
+
+
+class _V8:
+    """The few V8 API functions we call directly: mini-racer's library exports V8's own
+    symbols, and its C interface reports no memory outside the JavaScript heap."""
+
+    def __init__(self, dll: Any) -> None:
+        # v8::Isolate* v8::Isolate::TryGetCurrent(): the isolate entered on this thread.
+        self._current = dll._ZN2v87Isolate13TryGetCurrentEv
+        self._current.argtypes = []
+        self._current.restype = ctypes.c_void_p
+        # ExternalMemoryAccounter::GetTotalAmountOfExternalAllocatedMemoryForTesting(const
+        # v8::Isolate*): the isolate's external-memory counter (ArrayBuffer backing stores,
+        # WebAssembly memories), an atomic that any thread may read.
+        self._external = dll._ZN2v823ExternalMemoryAccounter49GetTotalAmountOfExternalAllocatedMemoryForTestingEPKNS_7IsolateE
+        self._external.argtypes = [ctypes.c_void_p]
+        self._external.restype = ctypes.c_int64
+
+    def current_isolate(self) -> int | None:
+        return self._current()
+
+    def external_bytes(self, isolate: int) -> int:
+        return max(int(self._external(isolate)), 0)
+
+
+_v8_api: _V8 | None = None
+
+
+def _v8() -> _V8:
+    global _v8_api
+    if _v8_api is None:
+        _v8_api = _V8(_library())
+    return _v8_api
 
 
 class ScriptError(Exception):
@@ -97,8 +137,6 @@ class Isolate:
     including while JavaScript is running.
     """
 
-    _creation_lock = threading.Lock()
-
     def __init__(self) -> None:
         self._dll = _library()
         self._next_callback = count(_DOORBELL_ID + 1)
@@ -110,22 +148,34 @@ class Isolate:
         self._closed = False
         self._close_lock = threading.Lock()
         self._heap_limit = -1
+        self.tid = 0
+        self._v8_isolate = 0  # v8::Isolate*, for its external-memory counter
+        self._identify = False
         # The C callback must stay referenced as long as the context lives.
         self._callback = mr_callback_func(self._on_callback)
-        with Isolate._creation_lock:
-            before = set(os.listdir("/proc/self/task"))
-            self._ctx = self._dll.mr_init_context(self._callback)
-            new_threads = set(os.listdir("/proc/self/task")) - before
-        if len(new_threads) != 1:
+        self._ctx = self._dll.mr_init_context(self._callback)
+        # Learn the isolate's thread and its V8 isolate from inside that thread: the first
+        # evaluation's callback runs there (listing /proc/self/task before and after races
+        # with threads that other isolates start and stop meanwhile).
+        self._identify = True
+        try:
+            self.eval_blocking("0")
+        except BaseException:
             self._dll.mr_free_context(self._ctx)
-            raise RuntimeError(f"could not identify the isolate's thread ({len(new_threads)} new)")
-        self.tid = int(new_threads.pop())
+            raise
+        if not self.tid or not self._v8_isolate:
+            self._dll.mr_free_context(self._ctx)
+            raise RuntimeError("could not identify the isolate's thread")
         self._cpu_clock = _thread_cpu_clock(self.tid)
 
     # -- callbacks from the isolate's thread ------------------------------------------------
 
     def _on_callback(self, callback_id: int, raw: Any) -> None:
         # Runs on the isolate's own thread, which is blocked until we return: be quick.
+        if self._identify:
+            self._identify = False
+            self.tid = threading.get_native_id()
+            self._v8_isolate = _v8().current_isolate() or 0
         if callback_id == _DOORBELL_ID:
             self._dll.mr_free_value(self._ctx, raw)
             loop, ring = self._loop, self._on_doorbell
@@ -237,6 +287,14 @@ class Isolate:
         if limit_bytes != self._heap_limit:
             self._dll.mr_set_hard_memory_limit(self._ctx, limit_bytes)
             self._heap_limit = limit_bytes
+
+    def external_bytes(self) -> int:
+        """Memory the isolate holds outside its JavaScript heap (ArrayBuffers, WebAssembly
+        memories), as V8 accounts it; 0 once closed. Safe from any thread."""
+        with self._close_lock:
+            if self._closed:
+                return 0
+            return _v8().external_bytes(self._v8_isolate)
 
     def heap_limit_reached(self) -> bool:
         return bool(self._dll.mr_hard_memory_limit_reached(self._ctx))
