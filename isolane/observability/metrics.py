@@ -28,11 +28,17 @@ class SupervisorCollector(Collector):
     def __init__(self) -> None:
         self.snapshot: list[dict[str, Any]] = []
         self.restarts = 0
+        self.retirements = 0
 
     def collect(self) -> Iterable[Metric]:
         restarts = CounterMetricFamily("isolane_executor_restarts", "Executor processes replaced after they exited.")
         restarts.add_metric([], float(self.restarts))
         yield restarts
+        retirements = CounterMetricFamily(
+            "isolane_executor_retirements", "Executors replaced because an isolate ignored termination (none of their work failed)."
+        )
+        retirements.add_metric([], float(self.retirements))
+        yield retirements
         alive = GaugeMetricFamily("isolane_executors_alive", "Executor processes that answered the last scrape.")
         alive.add_metric([], float(sum(1 for e in self.snapshot if e.get("alive"))))
         yield alive
@@ -88,6 +94,12 @@ class Metrics:
         self._cold = Counter("isolane_cold_starts", "Invocations that had to load their script into an isolate.", registry=self.registry)
         self.inflight = Gauge("isolane_inflight_invocations", "Invocations running now.", registry=self.registry)
         self._subrequests = Counter("isolane_subrequests", "Subrequests (fetch) made by invocations.", registry=self.registry)
+        self._late_cpu = Counter(
+            "isolane_cpu_after_limit_seconds",
+            "CPU that isolates ended by a limit burnt before they stopped (work that ignores termination).",
+            ["namespace"],
+            registry=self.registry,
+        )
         self.supervisor = SupervisorCollector()
         self.registry.register(self.supervisor)
         self.pipeline = PipelineCollector()
@@ -119,6 +131,10 @@ class Metrics:
         if subrequests:
             self._subrequests.inc(subrequests)
 
+    def late_cpu(self, namespace: str, cpu_ms: float) -> None:
+        """CPU an isolate burnt after its invocation ended at a limit."""
+        self._late_cpu.labels(self._namespace(namespace)).inc(cpu_ms / 1000)
+
     def render(
         self,
         executors: list[dict[str, Any]],
@@ -127,10 +143,12 @@ class Metrics:
         records_dropped: int = 0,
         tail_subscribers: int = 0,
         tail_dropped: int = 0,
+        retirements: int = 0,
     ) -> bytes:
         """The text exposition, with the state as given (no await in between)."""
         self.supervisor.snapshot = executors
         self.supervisor.restarts = restarts
+        self.supervisor.retirements = retirements
         self.pipeline.records_dropped = records_dropped
         self.pipeline.tail_subscribers = tail_subscribers
         self.pipeline.tail_dropped = tail_dropped

@@ -36,6 +36,11 @@ class Runner:
         self._supervisor = supervisor
         self._records = records
         self.metrics = metrics if metrics is not None else Metrics()
+        supervisor.on_late_cpu = self._late_cpu
+
+    def _late_cpu(self, key: tuple[str, ...], cpu_ms: float) -> None:
+        """An isolate ended by a limit kept burning CPU until it stopped: still counted."""
+        self.metrics.late_cpu(key[0], cpu_ms)
 
     async def run(
         self,

@@ -100,11 +100,22 @@ class Terminated(Exception):
     """Execution was terminated (the isolate is being closed)."""
 
 
-def _decode(raw: Any) -> Any:
-    """Turn a primitive mini-racer value into Python; raise for its error values."""
+class ResultTooLarge(Exception):
+    """An evaluation returned a string over the isolate's `max_result_bytes`: not copied."""
+
+
+# An engine error's message is the script's to choose (`throw "x".repeat(1e8)`): kept short.
+_MAX_ERROR_MESSAGE_BYTES = 64 * 1024
+
+
+def _decode(raw: Any, max_bytes: int | None = None) -> Any:
+    """Turn a primitive mini-racer value into Python; raise for its error values. A string
+    longer than `max_bytes` is refused before it is copied out of the engine."""
     contents = raw.contents
     typ = contents.type
     if typ == _STR:
+        if max_bytes is not None and contents.len > max_bytes:
+            raise ResultTooLarge(f"a result of {contents.len} bytes is over the limit of {max_bytes}")
         return contents.value.bytes_val[0 : contents.len].decode("utf-8")
     if typ in (_NULL, _UNDEFINED):
         return None
@@ -115,7 +126,7 @@ def _decode(raw: Any) -> Any:
     if typ == _DOUBLE:
         return float(contents.value.double_val)
     if typ >= _EXECUTE_EXC:
-        message = contents.value.bytes_val[0 : contents.len].decode("utf-8", "replace")
+        message = contents.value.bytes_val[0 : min(contents.len, _MAX_ERROR_MESSAGE_BYTES)].decode("utf-8", "replace")
         if typ == _OOM_EXC:
             raise OutOfMemory(message or "JavaScript heap limit reached")
         if typ in (_TERMINATED_EXC, _TIMEOUT_EXC):
@@ -148,6 +159,8 @@ class Isolate:
         self._closed = False
         self._close_lock = threading.Lock()
         self._heap_limit = -1
+        self.max_result_bytes: int | None = None  # evaluations' string results, once serving
+        self.last_cpu_ns = 0
         self.tid = 0
         self._v8_isolate = 0  # v8::Isolate*, for its external-memory counter
         self._identify = False
@@ -188,7 +201,7 @@ class Isolate:
             event.set()
             return
         try:
-            outcome: tuple[bool, Any] = (True, _decode(raw))
+            outcome: tuple[bool, Any] = (True, _decode(raw, self.max_result_bytes))
         except Exception as exc:  # noqa: BLE001 - handed to the awaiting side
             outcome = (False, exc)
         finally:
@@ -275,11 +288,14 @@ class Isolate:
     # -- limits -------------------------------------------------------------------------------
 
     def cpu_ns(self) -> int:
-        """CPU time consumed so far by the isolate's thread."""
+        """CPU time consumed so far by the isolate's thread (0 once the thread is gone;
+        `last_cpu_ns` keeps the latest reading)."""
         try:
-            return time.clock_gettime_ns(self._cpu_clock)
+            reading = time.clock_gettime_ns(self._cpu_clock)
         except OSError:  # the thread is gone
             return 0
+        self.last_cpu_ns = reading
+        return reading
 
     def set_heap_limit(self, limit_bytes: int) -> None:
         # Every call into the engine library releases and retakes the GIL: skip it when the
@@ -309,6 +325,7 @@ class Isolate:
             if self._closed:
                 return
             self._closed = True
+        self.cpu_ns()  # the last reading while the thread still runs
         self._dll.mr_free_context(self._ctx)
         failure = (False, Terminated("isolate closed"))
         for callback_id in list(self._pending):

@@ -4,6 +4,12 @@ Started by the supervisor as `python -m isolane.sandbox.executor`, with a scrubb
 environment and an empty working directory; it speaks `protocol` frames on stdin/stdout.
 One asyncio loop drives every isolate (each on its own native thread, so CPU-bound scripts
 run in parallel); the watchdog thread enforces the limits from outside JavaScript.
+
+Besides replies, the executor sends the supervisor a few events of its own: `started` when
+an invocation had to wait for an isolate (its deadline starts then), `late_cpu` when an
+isolate ended by a limit burnt more CPU before it stopped, and `retiring` when an isolate
+ignores termination: the executor then takes no new work (`retry` replies), lets what runs
+finish within its own limits, and exits, to be replaced.
 """
 
 from __future__ import annotations
@@ -16,17 +22,17 @@ import logging
 import os
 import signal
 import sys
-import time
 from collections import OrderedDict, deque
-from concurrent.futures import ThreadPoolExecutor
-from collections.abc import Callable
 from typing import Any
 
 import orjson
 
 from isolane.runtime import host
 from isolane.sandbox import protocol
+from isolane.sandbox.boundary import MAX_STATE_BYTES, BoundaryViolation, State
 from isolane.sandbox.engine import Isolate, OutOfMemory, ScriptError, Terminated
+from isolane.sandbox.hostwork import HostWork
+from isolane.sandbox.invocation import Aborted, Invocation
 from isolane.sandbox.isolates import Closer, IsolateCache, IsolateFactory, fresh_entropy
 from isolane.sandbox.limits import Limits
 from isolane.sandbox.outcomes import Outcome
@@ -37,212 +43,10 @@ log = logging.getLogger("isolane.executor")
 IDLE_CPU_BUDGET_NS = 20_000_000  # an idle isolate burning more than this is running away
 CODE_CACHE_ENTRIES = 64
 CHECK_TIMEOUT_SECONDS = 10.0
-HOST_THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="host-call")
-# Bytes of a streamed response sent to the supervisor and not yet acknowledged (written to
-# the client) past which the executor stops taking chunks from the isolate.
-STREAM_WINDOW_BYTES = 1024 * 1024
+LATE_CPU_REPORT_NS = 1_000_000  # CPU after a verdict worth reporting (closing costs ~1 ms)
+ALIVE_SECONDS = 1.0  # the supervisor tells a busy executor from a wedged one by these
+ISOLATE_WAIT_SECONDS = 10.0  # for a prepared isolate, before an invocation gives up
 _SYNTAX_LINE_OFFSET = 2  # `new Function` puts two lines of its own before the body
-
-
-class Aborted(Exception):
-    """The watchdog ended this invocation."""
-
-
-class RuntimeCorrupted(Exception):
-    """A host step returned something other than the runtime's state."""
-
-
-class Invocation:
-    """One invocation on one isolate: driven by the loop, watched by the watchdog."""
-
-    def __init__(self, isolate: Isolate, limits: Limits) -> None:
-        self.isolate = isolate
-        self.limits = limits
-        self.verdict: Outcome | None = None
-        self.rss_baseline = 0  # set by the watchdog
-        self.started = time.monotonic()
-        self.deadline = self.started + limits.wall_ms / 1000
-        self.cpu_start = isolate.cpu_ns()
-        self._cpu_budget_ns = limits.cpu_ms * 1_000_000
-        self._wake = asyncio.Event()
-        self._rung = False
-        self._timer_due = False
-        self._timer: asyncio.TimerHandle | None = None
-        self._step_future: asyncio.Future[Any] | None = None
-        self._unacked = 0  # streamed bytes the client has not taken yet
-        self._host_cpu_ns = 0  # CPU the host spent on this invocation's host calls
-        self._answers: dict[Any, asyncio.Future[tuple[bool, Any]]] = {}  # forwarded calls
-        # Request body pieces to hand to the isolate: (base64 chunk or None at the end, error).
-        self._feed: deque[tuple[str | None, str | None]] = deque()
-
-    # Called from the watchdog thread: reads only thread-safe facts.
-    def over_limit(self, now: float, check_heap: bool = True) -> Outcome | None:
-        # The heap flag is a call into the engine (a GIL hand-off): the watchdog asks for it
-        # every few ticks; V8 itself stops a script at the hard limit in the meantime.
-        if check_heap and self.isolate.heap_limit_reached():
-            return Outcome.EXCEEDED_MEMORY
-        if self.isolate.cpu_ns() - self.cpu_start + self._host_cpu_ns > self._cpu_budget_ns:
-            return Outcome.EXCEEDED_CPU
-        if now >= self.deadline:
-            return Outcome.EXCEEDED_WALL_TIME
-        return None
-
-    def abort(self, outcome: Outcome) -> None:
-        self.verdict = outcome
-        step = self._step_future
-        if step is not None and not step.done():
-            step.set_exception(Aborted())
-        for pending in self._answers.values():  # forwarded host calls will not be waited for
-            if not pending.done():
-                pending.set_exception(Aborted())
-        self._wake.set()
-
-    def ring(self) -> None:
-        self._rung = True
-        self._wake.set()
-
-    def feed(self, piece: tuple[str | None, str | None]) -> None:
-        """A piece of the streamed request body: (base64 chunk, None), (None, None) at its
-        end, or (None, message) when it failed (e.g. it grew past the size limit)."""
-        self._feed.append(piece)
-        self._wake.set()
-
-    def acknowledge(self, size: int) -> None:
-        """The supervisor passed `size` streamed bytes on to the client."""
-        self._unacked = max(self._unacked - size, 0)
-        self._wake.set()
-
-    def cpu_ns(self) -> int:
-        return self.isolate.cpu_ns()
-
-    def cpu_ms(self) -> float:
-        return max(self.isolate.cpu_ns() - self.cpu_start + self._host_cpu_ns, 0) / 1e6
-
-    async def _host_calls(self, calls: list[dict[str, Any]], on_event: Callable[[dict[str, Any]], None]) -> list[list[Any]]:
-        """Answer the runtime's host calls. The executor's own operations run on worker
-        threads, their CPU counted as this invocation's; the rest (KV, fetch) go to the
-        server as a `call` event, answered with `answer` frames."""
-        loop = asyncio.get_running_loop()
-        local = [call for call in calls if call.get("op") in host.OPERATIONS]
-        remote = [call for call in calls if call.get("op") not in host.OPERATIONS]
-        waiting = []
-        for call in remote:
-            future: asyncio.Future[tuple[bool, Any]] = loop.create_future()
-            self._answers[call.get("id")] = future
-            waiting.append(future)
-        if remote:
-            on_event({"event": "call", "calls": remote})
-        results = await asyncio.gather(
-            *(loop.run_in_executor(HOST_THREADS, _perform_timed, call.get("op"), call.get("args")) for call in local),
-            *waiting,
-        )
-        answers = []
-        for call, (ok, value, cpu_ns) in zip(local, results[: len(local)], strict=True):
-            self._host_cpu_ns += cpu_ns
-            answers.append([call.get("id"), ok, value])
-        for call, (ok, value) in zip(remote, results[len(local) :], strict=True):
-            self._answers.pop(call.get("id"), None)
-            answers.append([call.get("id"), ok, value])
-        return answers
-
-    def answer(self, call_id: Any, ok: bool, value: Any) -> None:
-        """The server's answer to a host call this invocation forwarded."""
-        future = self._answers.pop(call_id, None)
-        if future is not None and not future.done():
-            future.set_result((bool(ok), value))
-
-    def wall_ms(self) -> float:
-        return (time.monotonic() - self.started) * 1000
-
-    async def drive(self, first_step: str, on_event: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
-        """Run the invocation to completion; returns the runtime's final state. A fetch
-        handler's response head and streamed body chunks go to `on_event` as soon as the
-        runtime reports them (what the final state holds travels with the reply instead)."""
-        try:
-            state = await self._step(first_step)
-            settled_in_step = True
-            while True:
-                if state.get("done"):
-                    break
-                if "response" in state:
-                    on_event({"event": "response", "response": state.pop("response")})
-                if "chunks" in state:
-                    chunks = state.pop("chunks")
-                    self._unacked += sum(len(chunk) for chunk in chunks) * 3 // 4
-                    on_event({"event": "chunk", "chunks": chunks})
-                if "calls" in state:
-                    answers = await self._host_calls(state.pop("calls"), on_event)
-                    state = await self._step(f"__isolane.reply({orjson.dumps(answers).decode()})")
-                    settled_in_step = True
-                    continue
-                self._arm_timer(state.get("next"))
-                # While the client lags, leave chunks in the isolate: its pump pauses.
-                while not (self._timer_due or self._feed or (self._rung and self._unacked <= STREAM_WINDOW_BYTES)):
-                    await self._wake.wait()
-                    self._wake.clear()
-                    if self.verdict is not None:
-                        raise Aborted()
-                self._wake.clear()
-                if self.verdict is not None:
-                    raise Aborted()
-                if self._timer_due:
-                    self._timer_due = False
-                    state = await self._step("__isolane.fire()")
-                    settled_in_step = True
-                elif self._feed:
-                    state = await self._step(f"__isolane.feed({orjson.dumps(self._feed.popleft()).decode()[1:-1]})")
-                    settled_in_step = True
-                elif self._rung:
-                    self._rung = False
-                    state = await self._step("__isolane.poll()")
-                    settled_in_step = False
-            if settled_in_step:
-                # Microtasks queued by that step run after it returns: the invocation is
-                # over only once they have drained, which this no-op evaluation waits for.
-                await self._barrier()
-            return state
-        finally:
-            if self._timer is not None:
-                self._timer.cancel()
-
-    async def _barrier(self) -> None:
-        if self.verdict is not None:
-            raise Aborted()
-        self._step_future = self.isolate.eval("0")
-        try:
-            await self._step_future
-        finally:
-            self._step_future = None
-
-    async def _step(self, code: str) -> dict[str, Any]:
-        if self.verdict is not None:
-            raise Aborted()
-        self._step_future = self.isolate.eval(code)
-        try:
-            text = await self._step_future
-        finally:
-            self._step_future = None
-        try:
-            state = orjson.loads(text)
-        except (orjson.JSONDecodeError, TypeError) as exc:
-            raise RuntimeCorrupted("the runtime returned an unreadable state") from exc
-        if not isinstance(state, dict):
-            raise RuntimeCorrupted("the runtime returned an unreadable state")
-        return state
-
-    def _arm_timer(self, next_at_ms: float | None) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if next_at_ms is None:
-            return
-        delay = max(next_at_ms / 1000 - time.time(), 0)
-        self._timer = asyncio.get_running_loop().call_later(delay, self._timer_fired)
-
-    def _timer_fired(self) -> None:
-        self._timer = None
-        self._timer_due = True
-        self._wake.set()
 
 
 class CodeCache:
@@ -263,12 +67,6 @@ class CodeCache:
         self._entries.move_to_end(key)
         while len(self._entries) > self._capacity:
             self._entries.popitem(last=False)
-
-
-def _perform_timed(op: Any, args: Any) -> tuple[bool, Any, int]:
-    started = time.thread_time_ns()
-    ok, value = host.perform(str(op), args)
-    return ok, value, time.thread_time_ns() - started
 
 
 def _js_string(text: str) -> str:
@@ -316,19 +114,44 @@ class Executor:
         self._factory = IsolateFactory(self._loop, spares)
         self._cache = IsolateCache(cache_size, self._closer)
         self._codes = CodeCache(CODE_CACHE_ENTRIES)
-        self._watchdog = Watchdog(self._loop, self._closer, self._fatal, memory_limit_mb * 1024 * 1024)
+        self._host_work = HostWork()
+        self._watchdog = Watchdog(
+            self._loop,
+            self._closer,
+            memory_limit_mb * 1024 * 1024,
+            on_stall=lambda reason: self._loop.call_soon_threadsafe(self.retire, reason),
+            evict_idle=self._cache.evict_heaviest,
+        )
         self._running: set[Invocation] = set()
         self._by_request: dict[Any, Invocation] = {}
         self._feeds: dict[Any, deque[tuple[str | None, str | None]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-
-    def _fatal(self, reason: str) -> None:
-        # Called from the watchdog thread; the supervisor cancels what was in flight here.
-        log.critical("executor giving up: %s", reason)
-        os._exit(70)
+        self._retiring = False
 
     def _send(self, message: dict[str, Any]) -> None:
         self._writer.write(protocol.encode(message))
+
+    def retire(self, reason: str) -> None:
+        """Take no new work, let what runs finish within its own limits, then exit: the
+        supervisor starts a replacement as soon as it hears of it."""
+        if self._retiring:
+            return
+        self._retiring = True
+        log.warning("retiring: %s", reason)
+        self._send({"event": "retiring", "reason": reason})
+        self._spawn(self._exit_when_idle())
+
+    async def _exit_when_idle(self) -> None:
+        while self._running or any(task is not asyncio.current_task() for task in self._tasks):
+            await asyncio.sleep(0.05)
+        await self._writer.drain()
+        log.warning("retired: exiting")
+        os._exit(0)  # a thread may still be stuck in V8: no interpreter teardown (trap 3)
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = self._loop.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def dispatch(self, message: dict[str, Any]) -> None:
         op = message.get("op")
@@ -355,15 +178,16 @@ class Executor:
                 if run is not None:
                     run.feed(pending.popleft())
             return
+        if op == "invoke" and self._retiring:  # never started here: the supervisor sends it elsewhere
+            self._send({"id": message.get("id"), "retry": True})
+            return
         if op == "invoke" and (message.get("call") or {}).get("stream"):
             self._feeds[message.get("id")] = deque()  # feed frames may come before it starts
         handler = {"invoke": self._invoke, "check": self._check, "stats": self._stats}.get(str(op))
         if handler is None:
             self._send({"id": message.get("id"), "error": f"unknown op {op!r}"})
             return
-        task = self._loop.create_task(handler(message))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._spawn(handler(message))
 
     async def _invoke(self, message: dict[str, Any]) -> None:
         try:
@@ -388,6 +212,15 @@ class Executor:
             except ScriptError as exc:
                 self._send(_reply(request_id, Outcome.EXCEPTION, error=_engine_error(exc), cold=True))
                 return
+            except (TimeoutError, Terminated, OutOfMemory):
+                log.error("no isolate for %s in time", "/".join(key[:2]))
+                self._send(_reply(request_id, Outcome.CANCELED, error=_limit_error(Outcome.CANCELED, limits), cold=True))
+                return
+            if self._retiring:  # retired while this one waited for its isolate
+                self._closer.close(isolate)
+                self._send({"id": request_id, "retry": True})
+                return
+            self._send({"id": request_id, "event": "started"})  # its deadline starts now
 
         try:
             first_step = _first_step(message.get("call") or {"op": "run"})
@@ -395,52 +228,71 @@ class Executor:
             self._cache.put(key, isolate)
             self._send({"id": request_id, "error": f"bad call: {exc}"})
             return
-        run = Invocation(isolate, limits)
+        run = Invocation(isolate, limits, str(key[0]), self._host_work)
         isolate.bind(self._loop, run.ring)
+        isolate.max_result_bytes = MAX_STATE_BYTES
         isolate.set_heap_limit(limits.memory_mb * 1024 * 1024)
         self._running.add(run)
         self._watchdog.watch(run)
         healthy = False
-        state: dict[str, Any] = {}
+        state = State(done=True)
         try:
             self._by_request[request_id] = run
             for chunk in self._feeds.get(request_id, ()):
                 run.feed(chunk)
             self._feeds.get(request_id, deque()).clear()
             state = await run.drive(first_step, lambda event: self._send({"id": request_id, **event}))
-            outcome = Outcome.OK if state.get("error") is None else Outcome.EXCEPTION
+            outcome = Outcome.OK if state.error is None else Outcome.EXCEPTION
             healthy = True
         except (Aborted, Terminated):
             outcome = run.verdict or Outcome.CANCELED
         except OutOfMemory:
             outcome = Outcome.EXCEEDED_MEMORY
-        except (ScriptError, RuntimeCorrupted) as exc:
+        except ScriptError as exc:
             outcome = Outcome.EXCEPTION
-            state = {"error": _engine_error(exc)}
+            state = State(done=True, error=_engine_error(exc))
+        except BoundaryViolation as exc:
+            # What the isolate reported is malformed: tenant code tampered with the runtime.
+            log.info("invocation of %s refused: %s", "/".join(key[:2]), exc)
+            outcome = Outcome.EXCEPTION
+            state = State(done=True, error={"name": "Error", "message": f"The worker's runtime reported a malformed result: {exc}.", "stack": None})
         finally:
             self._watchdog.forget(run)
             self._running.discard(run)
             self._by_request.pop(request_id, None)
+        if run.verdict is None and isolate.external_bytes() > run.memory_bytes:
+            run.verdict = Outcome.EXCEEDED_MEMORY  # grew past the limit since the watchdog's last look
         if run.verdict is not None:  # the watchdog's word is final, even if JS just finished
             outcome, healthy = run.verdict, False
+        run.host_cpu.ended = True
+        cpu_ms = run.cpu_ms()
+        run.cpu_at_end = isolate.last_cpu_ns
         self._send(
             _reply(
                 request_id,
                 outcome,
-                result=state.get("result") if outcome is Outcome.OK else None,
-                error=state.get("error") if outcome is Outcome.EXCEPTION else _limit_error(outcome, limits),
-                logs=state.get("logs") or [],
-                cpu_ms=run.cpu_ms(),
+                result=state.result if outcome is Outcome.OK else None,
+                error=state.error if outcome is Outcome.EXCEPTION else _limit_error(outcome, limits),
+                logs=state.logs,
+                cpu_ms=cpu_ms,
                 wall_ms=run.wall_ms(),
                 cold=cold,
-                response=state.get("response") if outcome is Outcome.OK else None,
-                chunks=state.get("chunks"),
+                response=state.response.to_wire() if outcome is Outcome.OK and state.response is not None else None,
+                chunks=state.chunks,
             )
         )
         if healthy:
             self._cache.put(key, isolate)
         else:
-            self._closer.close(isolate)
+            self._closer.close(isolate, lambda closed: self._charge_late(key, run, closed))
+
+    def _charge_late(self, key: tuple[str, ...], run: Invocation, isolate: Isolate) -> None:
+        """On a closing thread: CPU the isolate burnt after its reply (it ignored
+        termination for a while) still counts, reported to the supervisor."""
+        late_ns = isolate.last_cpu_ns - (run.cpu_at_end or isolate.last_cpu_ns)
+        if late_ns >= LATE_CPU_REPORT_NS:
+            message = {"event": "late_cpu", "key": list(key), "cpu_ms": round(late_ns / 1e6, 3)}
+            self._loop.call_soon_threadsafe(self._send, message)
 
     def _take_warm(self, key: tuple[str, ...]) -> Isolate | None:
         while (entry := self._cache.take(key)) is not None:
@@ -451,8 +303,13 @@ class Executor:
             self._closer.close(isolate)
         return None
 
+    async def heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(ALIVE_SECONDS)
+            self._send({"event": "alive"})
+
     async def _load(self, kind: str, name: str, code: str, env: Any, bindings: Any) -> Isolate:
-        isolate = await self._factory.get()
+        isolate = await asyncio.wait_for(self._factory.get(), ISOLATE_WAIT_SECONDS)
         isolate.bind(self._loop, _ignore)
         args = orjson.dumps([kind, name, code, env, bindings]).decode("utf-8")[1:-1]
         try:
@@ -468,7 +325,11 @@ class Executor:
 
     async def _check(self, message: dict[str, Any]) -> None:
         request_id = message["id"]
-        isolate = await self._factory.get()
+        try:
+            isolate = await asyncio.wait_for(self._factory.get(), ISOLATE_WAIT_SECONDS)
+        except TimeoutError:
+            self._send({"id": request_id, "ok": False, "message": "the script could not be compiled in time", "line": None, "column": None})
+            return
         isolate.bind(self._loop, _ignore)
         try:
             await asyncio.wait_for(isolate.eval(f"__isolane.check({_js_string(message['code'])})"), CHECK_TIMEOUT_SECONDS)
@@ -499,6 +360,7 @@ class Executor:
         for run in list(self._running):
             run.abort(Outcome.CANCELED)
         self._watchdog.stop()
+        self._host_work.stop()
         for isolate in self._factory.stop() + self._cache.drain():
             self._closer.close(isolate)
         self._closer.stop()
@@ -583,10 +445,12 @@ async def _serve(args: argparse.Namespace, out_fd: int) -> None:
     executor = Executor(writer, cache_size=args.cache_size, spares=args.spares, memory_limit_mb=args.memory_limit_mb)
     gc.collect()
     gc.freeze()  # start-up objects need no more collecting: keeps full collections short
+    heartbeat = loop.create_task(executor.heartbeat())
     try:
         while (message := await protocol.read_message(reader)) is not None:
             executor.dispatch(message)
     finally:
+        heartbeat.cancel()
         executor.shutdown()
 
 

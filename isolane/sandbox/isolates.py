@@ -1,12 +1,15 @@
 """Where an executor's isolates come from and where they wait between invocations.
 
-- `IsolateFactory`: a thread that keeps a few blank isolates ready (runtime prelude loaded),
-  so a cold start only has to load the script.
+- `IsolateFactory`: threads that keep a few blank isolates ready (runtime prelude loaded),
+  so a cold start only has to load the script; several prepare at once, so a burst of cold
+  starts does not queue behind one thread.
 - `IsolateCache`: idle isolates by (namespace, script, version), least recently used first
   out. An isolate serves one invocation at a time, so concurrent invocations of one script
   use several isolates; an isolate never serves a second script.
-- `Closer`: a thread that closes isolates, since closing blocks until V8 stops; the executor
-  watches it for stalls (ENGINE.md trap 1: `close()` itself may hang).
+- `Closer`: threads that close isolates, since closing blocks until V8 stops. An isolate
+  stuck in work that ignores termination (a huge `JSON.parse`, `normalize()`) stalls its
+  close for seconds; the next closes go to another thread, and the executor watches the
+  stall (`stalled_for`) to retire itself (ENGINE.md trap 1: `close()` itself may hang).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import queue
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 
 from isolane.runtime import prelude_source
 from isolane.sandbox.engine import Isolate
@@ -27,6 +30,8 @@ from isolane.sandbox.engine import Isolate
 log = logging.getLogger(__name__)
 
 DOORBELL_GLOBAL = "__isolane_doorbell"
+PREPARERS = 2  # threads preparing isolates (V8 work: more than the cores gains nothing)
+MAX_CLOSERS = 8  # threads closing isolates: stalled closes each hold one
 
 
 def fresh_entropy() -> str:
@@ -60,8 +65,9 @@ class IsolateFactory:
         self._wake = threading.Event()
         self._stopped = False
         self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._run, name="isolate-factory", daemon=True)
-        self._thread.start()
+        self._threads = [threading.Thread(target=self._run, name=f"isolate-factory-{n}", daemon=True) for n in range(PREPARERS)]
+        for thread in self._threads:
+            thread.start()
 
     async def get(self) -> Isolate:
         with self._lock:
@@ -106,7 +112,8 @@ class IsolateFactory:
         """Stop making isolates; returns the spares, for the caller to close."""
         self._stopped = True
         self._wake.set()
-        self._thread.join(timeout=5)
+        for thread in self._threads:
+            thread.join(timeout=5)
         spares = []
         while True:
             try:
@@ -167,6 +174,28 @@ class IsolateCache:
             self.evictions += 1
             self._closer.close(victim)
 
+    def evict_heaviest(self, at_least: int) -> int:
+        """Close idle isolates holding the most memory outside their heaps (ArrayBuffers,
+        wasm) until `at_least` bytes are freed or none holds any; returns the bytes freed."""
+        held = sorted(
+            ((isolate.external_bytes(), key, isolate) for key, stack in self._idle.items() for isolate, _ in stack),
+            key=lambda entry: entry[0],
+            reverse=True,
+        )
+        freed = 0
+        for size, key, isolate in held:
+            if freed >= at_least or size == 0:
+                break
+            stack = self._idle[key]
+            stack[:] = [entry for entry in stack if entry[0] is not isolate]
+            if not stack:
+                del self._idle[key]
+            self._count -= 1
+            self.evictions += 1
+            self._closer.close(isolate)
+            freed += size
+        return freed
+
     def drain(self) -> list[Isolate]:
         isolates = [isolate for stack in self._idle.values() for isolate, _ in stack]
         self._idle.clear()
@@ -178,35 +207,65 @@ class IsolateCache:
 
 
 class Closer:
-    """Closes isolates on its own thread and reports how long the current close has run."""
+    """Closes isolates on threads of its own and reports how long the oldest close in
+    progress has run. A close that stalls keeps its thread; later closes go to another."""
 
     def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[Isolate | None] = queue.SimpleQueue()
-        self._busy_since: float | None = None
-        self._thread = threading.Thread(target=self._run, name="isolate-closer", daemon=True)
-        self._thread.start()
+        self._queue: queue.SimpleQueue[tuple[Isolate, Callable[[Isolate], None] | None] | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._busy: dict[int, tuple[float, Isolate]] = {}  # thread ident -> (since, isolate)
+        self._threads: list[threading.Thread] = []
+        self._idle = 0
+        self._stopped = False
 
-    def close(self, isolate: Isolate) -> None:
-        self._queue.put(isolate)
+    def close(self, isolate: Isolate, on_closed: Callable[[Isolate], None] | None = None) -> None:
+        """Close `isolate` soon; `on_closed(isolate)` runs on the closing thread afterwards."""
+        self._queue.put((isolate, on_closed))
+        with self._lock:
+            if self._idle == 0 and len(self._threads) < MAX_CLOSERS and not self._stopped:
+                thread = threading.Thread(target=self._run, name=f"isolate-closer-{len(self._threads)}", daemon=True)
+                self._threads.append(thread)
+                self._idle += 1
+                thread.start()
 
     def stalled_for(self) -> float:
-        """Seconds the close in progress has been running (0 when idle)."""
-        since = self._busy_since
-        return 0.0 if since is None else time.monotonic() - since
+        """Seconds the oldest close in progress has been running (0 when none is)."""
+        with self._lock:
+            oldest = min((since for since, _ in self._busy.values()), default=None)
+        return 0.0 if oldest is None else time.monotonic() - oldest
+
+    def closing(self) -> list[Isolate]:
+        """The isolates whose close is in progress (their threads may still run)."""
+        with self._lock:
+            return [isolate for _, isolate in self._busy.values()]
 
     def _run(self) -> None:
+        me = threading.get_ident()
         while True:
-            isolate = self._queue.get()
-            if isolate is None:
+            item = self._queue.get()
+            if item is None:
                 return
-            self._busy_since = time.monotonic()
+            isolate, on_closed = item
+            with self._lock:
+                self._idle -= 1
+                self._busy[me] = (time.monotonic(), isolate)
             try:
                 isolate.close()
+                if on_closed is not None:
+                    on_closed(isolate)
             except Exception:  # noqa: BLE001
                 log.exception("closing an isolate failed")
             finally:
-                self._busy_since = None
+                with self._lock:
+                    del self._busy[me]
+                    self._idle += 1
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._queue.put(None)
-        self._thread.join(timeout)
+        with self._lock:
+            self._stopped = True
+            threads = list(self._threads)
+        for _ in threads:
+            self._queue.put(None)
+        deadline = time.monotonic() + timeout
+        for thread in threads:
+            thread.join(max(deadline - time.monotonic(), 0))

@@ -5,7 +5,14 @@ server's data: code travels to them in the request. An invocation goes to an exe
 already has the script warm, unless that one is clearly busier than another. If an
 executor dies it is replaced; what was in flight there ends with outcome `canceled`. If an
 executor fails to answer well past an invocation's wall-clock limit (its own watchdog
-failed), it is killed: that invocation ends `exceededWallTime`, the rest `canceled`.
+failed), it is killed: that invocation ends `exceededWallTime`, the rest `canceled`. The
+deadline counts from when the invocation started running there, not while it waited for
+an isolate (the executor says `started`).
+
+An executor whose isolate ignores termination retires itself (`retiring`): it gets no new
+work, a replacement starts at once, and it exits once what it runs has finished. Frames
+from an executor are read defensively: a malformed one ends the request it names, never
+the reader, and the keeper that replaces executors survives any failure.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import time
 from collections import OrderedDict
 from base64 import b64encode
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -34,6 +42,13 @@ log = logging.getLogger(__name__)
 
 DEADLINE_GRACE_SECONDS = 3.0  # beyond the wall-clock limit, before the supervisor steps in
 CHECK_DEADLINE_SECONDS = 15.0
+# Until the executor says an invocation started (it may queue for an isolate), the executor
+# is only required to stay alive: it sends `alive` every second, and one silent for this
+# long is wedged. Past START_DEADLINE_SECONDS the wait ends anyway.
+SILENCE_SECONDS = 3.0
+START_DEADLINE_SECONDS = 30.0
+RETIRE_GRACE_SECONDS = 5.0  # past the longest wall-clock limit in flight, before a kill
+RETRIES = 2  # invocations a retiring executor did not start go elsewhere
 SPILLOVER_MARGIN = 2  # prefer a warm executor unless it has this many more in flight
 MAX_RESTART_DELAY = 5.0
 
@@ -77,15 +92,24 @@ class ExecutionResult:
 
     @classmethod
     def from_reply(cls, reply: dict[str, Any]) -> ExecutionResult:
-        return cls(
-            outcome=Outcome(reply["outcome"]),
-            result=reply.get("result"),
-            error=reply.get("error"),
-            logs=reply.get("logs") or [],
-            cpu_ms=float(reply.get("cpu_ms") or 0.0),
-            wall_ms=float(reply.get("wall_ms") or 0.0),
-            cold=bool(reply.get("cold")),
-        )
+        """The executor's reply, checked: `MalformedFrame` if it is not one."""
+        try:
+            outcome = Outcome(reply["outcome"])
+            error = reply.get("error")
+            logs = reply.get("logs") or []
+            if not (error is None or isinstance(error, dict)) or not isinstance(logs, list):
+                raise TypeError("error or logs of the wrong type")
+            return cls(
+                outcome=outcome,
+                result=reply.get("result"),
+                error=error,
+                logs=logs,
+                cpu_ms=float(reply.get("cpu_ms") or 0.0),
+                wall_ms=float(reply.get("wall_ms") or 0.0),
+                cold=bool(reply.get("cold")),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise MalformedFrame(f"a malformed reply: {exc}") from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +132,16 @@ class ExecutorLost(Exception):
         self.outcome = outcome
 
 
+class Retry(Exception):
+    """The executor is retiring and did not start the request: send it elsewhere."""
+
+
+class MalformedFrame(Exception):
+    """The executor's frame about a request could not be used: that request ends."""
+
+
 _CANCELED_ERROR = {"name": "Error", "message": "The invocation was canceled by the platform.", "stack": None}
+_MALFORMED_ERROR = {"name": "Error", "message": "The worker's runtime reported a malformed result.", "stack": None}
 
 
 def executor_environment() -> dict[str, str]:
@@ -126,20 +159,31 @@ def executor_environment() -> dict[str, str]:
 class ExecutorProcess:
     """One executor process and the requests in flight on it."""
 
-    def __init__(self, index: int, cache_size: int, spares: int, memory_limit_mb: int) -> None:
+    def __init__(
+        self,
+        index: int,
+        cache_size: int,
+        spares: int,
+        memory_limit_mb: int,
+        on_late_cpu: Callable[[tuple[str, ...], float], None] | None = None,
+    ) -> None:
         self.index = index
         self._memory_limit_mb = memory_limit_mb
         self._cache_size = cache_size
         self._spares = spares
+        self._on_late_cpu = on_late_cpu
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._blame: dict[int, Outcome] = {}
         self._listeners: dict[int, Callable[[dict[str, Any]], None]] = {}
+        self._deadlines: dict[int, tuple[float, asyncio.TimerHandle]] = {}  # wall deadline, timer
+        self.last_heard = time.monotonic()  # when the executor's last frame arrived
         self._warm: OrderedDict[tuple[str, str, str], None] = OrderedDict()
         self.process: asyncio.subprocess.Process | None = None
         self._reader: asyncio.Task[None] | None = None
         self._workdir: str | None = None
         self.exited: asyncio.Event = asyncio.Event()
+        self.retiring: asyncio.Event = asyncio.Event()  # it asked to be replaced
 
     @property
     def in_flight(self) -> int:
@@ -148,6 +192,10 @@ class ExecutorProcess:
     @property
     def pid(self) -> int | None:
         return self.process.pid if self.process else None
+
+    @property
+    def available(self) -> bool:
+        return not self.exited.is_set() and not self.retiring.is_set()
 
     def is_warm(self, key: tuple[str, str, str]) -> bool:
         return key in self._warm
@@ -184,16 +232,17 @@ class ExecutorProcess:
         assert self.process is not None and self.process.stdout is not None
         try:
             while (reply := await protocol.read_message(self.process.stdout)) is not None:
-                if "event" in reply:  # news about a request still in flight
-                    listener = self._listeners.get(reply.get("id"))
-                    if listener is not None:
-                        listener(reply)
-                    continue
-                future = self._pending.pop(reply.get("id"), None)
-                if future is not None and not future.done():
-                    future.set_result(reply)
+                self.last_heard = time.monotonic()
+                try:
+                    self._handle(reply)
+                except Exception as exc:  # noqa: BLE001 - one bad frame ends one request
+                    log.exception("executor %s: a frame could not be handled", self.pid)
+                    self._fail(reply.get("id"), MalformedFrame(str(exc)))
         except (protocol.ProtocolError, ValueError) as exc:
             log.error("executor %s sent a bad frame: %s", self.pid, exc)
+            self.kill()
+        except Exception:  # noqa: BLE001 - the reader must always reach its cleanup
+            log.exception("executor %s: reading its frames failed", self.pid)
             self.kill()
         finally:
             with contextlib.suppress(ProcessLookupError):
@@ -204,16 +253,55 @@ class ExecutorProcess:
             self._pending.clear()
             self.exited.set()
 
+    def _handle(self, reply: dict[str, Any]) -> None:
+        request_id = reply.get("id")
+        event = reply.get("event")
+        if event is not None:
+            if event == "started":  # its deadline counts from now
+                self._rearm(request_id)
+            elif event == "late_cpu":
+                self._late_cpu(reply)
+            elif event == "alive":
+                pass
+            elif event == "retiring":
+                log.warning("executor %s is retiring: %s", self.pid, str(reply.get("reason"))[:200])
+                self.retiring.set()
+            else:  # news about a request still in flight
+                listener = self._listeners.get(request_id)  # type: ignore[arg-type]
+                if listener is not None:
+                    listener(reply)
+            return
+        future = self._pending.pop(request_id, None)  # type: ignore[arg-type]
+        if future is not None and not future.done():
+            future.set_result(reply)
+
+    def _late_cpu(self, reply: dict[str, Any]) -> None:
+        key, cpu_ms = reply.get("key"), reply.get("cpu_ms")
+        if self._on_late_cpu is None or not isinstance(key, list) or not isinstance(cpu_ms, (int, float)):
+            return
+        if len(key) == 3 and all(isinstance(part, str) for part in key) and 0 < cpu_ms < 86_400_000:
+            self._on_late_cpu(tuple(key), float(cpu_ms))
+
+    def _fail(self, request_id: Any, exc: Exception) -> None:
+        """End request `request_id` with `exc` (the executor is told to drop it)."""
+        future = self._pending.pop(request_id, None) if isinstance(request_id, int) else None
+        if future is not None and not future.done():
+            future.set_exception(exc)
+            self.cancel(request_id)
+
     async def request(
         self,
         message: dict[str, Any],
         deadline: float,
         on_event: Callable[[dict[str, Any]], None] | None = None,
         feed: AsyncIterator[bytes] | None = None,
+        start_deadline: float | None = None,
     ) -> dict[str, Any]:
         """Send `message` and await its reply; past `deadline` seconds, kill the executor.
-        Events the executor sends about the request before replying go to `on_event`."""
-        if self.exited.is_set() or self.process is None or self.process.stdin is None:
+        If the executor may have to prepare an isolate first, `start_deadline` bounds that
+        wait instead, and `deadline` counts from its `started` event. Events the executor
+        sends about the request before replying go to `on_event`."""
+        if not self.available or self.process is None or self.process.stdin is None:
             raise ExecutorLost(Outcome.CANCELED)
         request_id = next(self._ids)
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
@@ -237,16 +325,48 @@ class ExecutorProcess:
             raise ExecutorLost(Outcome.CANCELED) from exc
         feeding = asyncio.create_task(self._feed(request_id, feed)) if feed is not None else None
         # A plain timer rather than wait_for(shield(...)): this runs for every invocation.
-        overdue = asyncio.get_running_loop().call_later(deadline, self._overdue, request_id, deadline)
+        loop = asyncio.get_running_loop()
+        if start_deadline is None:
+            timer = loop.call_later(deadline, self._overdue, request_id, deadline)
+        else:
+            timer = loop.call_later(SILENCE_SECONDS, self._waiting, request_id, time.monotonic() + start_deadline)
+        self._deadlines[request_id] = (deadline, timer)
         try:
-            return await future  # raises ExecutorLost if the executor dies (or is killed)
+            reply = await future  # raises ExecutorLost if the executor dies (or is killed)
         finally:
-            overdue.cancel()
+            entry = self._deadlines.pop(request_id, None)
+            if entry is not None:
+                entry[1].cancel()
             self._pending.pop(request_id, None)
             self._blame.pop(request_id, None)
             self._listeners.pop(request_id, None)
             if feeding is not None:
                 feeding.cancel()
+        if reply.get("retry"):
+            raise Retry()
+        return reply
+
+    def _rearm(self, request_id: Any) -> None:
+        entry = self._deadlines.get(request_id)  # type: ignore[arg-type]
+        if entry is None:
+            return
+        deadline, timer = entry
+        timer.cancel()
+        self._deadlines[request_id] = (deadline, asyncio.get_running_loop().call_later(deadline, self._overdue, request_id, deadline))
+
+    def _waiting(self, request_id: int, give_up_at: float) -> None:
+        """A request not started yet: fine while the executor is alive, up to `give_up_at`."""
+        if request_id not in self._pending or request_id not in self._deadlines:
+            return
+        now = time.monotonic()
+        silent = now - self.last_heard
+        if silent > SILENCE_SECONDS or now > give_up_at:
+            log.error("executor %s: a request waited to start (silent for %.1f s): killing it", self.pid, silent)
+            self.kill()
+            return
+        deadline, _ = self._deadlines[request_id]
+        timer = asyncio.get_running_loop().call_later(SILENCE_SECONDS, self._waiting, request_id, give_up_at)
+        self._deadlines[request_id] = (deadline, timer)
 
     def _overdue(self, request_id: int, deadline: float) -> None:
         if request_id in self._pending:
@@ -296,26 +416,56 @@ class ExecutorProcess:
                 self.kill()
                 await self.process.wait()
         if self._reader is not None:
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._reader
         if self._workdir:
             shutil.rmtree(self._workdir, ignore_errors=True)
 
+    async def retire(self, wall_seconds: float) -> None:
+        """Wait for a retiring executor to finish what it runs and exit (it does so itself);
+        past `wall_seconds` plus a grace, kill it."""
+        try:
+            await asyncio.wait_for(self.exited.wait(), wall_seconds + RETIRE_GRACE_SECONDS)
+        except TimeoutError:
+            log.error("retiring executor %s did not finish in time: killing it", self.pid)
+            self.kill()
+        await self.stop(timeout=1.0)
+
 
 class Supervisor:
-    def __init__(self, *, executors: int, cache_size: int, spares: int, executor_memory_mb: int = 2048) -> None:
+    def __init__(
+        self,
+        *,
+        executors: int,
+        cache_size: int,
+        spares: int,
+        executor_memory_mb: int = 2048,
+        max_wall_ms: int = 30_000,
+    ) -> None:
         self._count = max(executors, 1)
         self._executor_memory_mb = executor_memory_mb
         self._cache_size = cache_size
         self._spares = spares
+        self._max_wall_seconds = max_wall_ms / 1000
         self._executors: list[ExecutorProcess] = []
+        self._retired: set[asyncio.Task[None]] = set()
         self._watchers: list[asyncio.Task[None]] = []
         self._stopping = False
         self.restarts = 0
+        self.retirements = 0
+        # CPU an isolate burnt after its invocation's reply, (namespace, script, version) and ms.
+        self.on_late_cpu: Callable[[tuple[str, ...], float], None] | None = None
+
+    def _new_executor(self, index: int) -> ExecutorProcess:
+        return ExecutorProcess(index, self._cache_size, self._spares, self._executor_memory_mb, self._late_cpu)
+
+    def _late_cpu(self, key: tuple[str, ...], cpu_ms: float) -> None:
+        if self.on_late_cpu is not None:
+            self.on_late_cpu(key, cpu_ms)
 
     async def start(self) -> None:
         for index in range(self._count):
-            executor = ExecutorProcess(index, self._cache_size, self._spares, self._executor_memory_mb)
+            executor = self._new_executor(index)
             await executor.start()
             self._executors.append(executor)
             self._watchers.append(asyncio.create_task(self._keep_alive(index), name=f"executor-{index}-keeper"))
@@ -327,41 +477,55 @@ class Supervisor:
         for watcher in self._watchers:
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
+        for retired in list(self._retired):
+            retired.cancel()
         await asyncio.gather(*(executor.stop() for executor in self._executors), return_exceptions=True)
 
     async def _keep_alive(self, index: int) -> None:
-        """Replace executor `index` whenever it exits."""
+        """Replace executor `index` whenever it exits or retires. Survives any failure: a
+        pool without this keeper would shrink for good."""
         delay = 0.05
         while not self._stopping:
-            executor = self._executors[index]
-            await executor.exited.wait()
-            if self._stopping:
-                return
-            code = executor.process.returncode if executor.process else None
-            log.warning("executor %s exited (code %s); starting a replacement", executor.pid, code)
-            await executor.stop(timeout=0.5)
-            self.restarts += 1
-            replacement = ExecutorProcess(index, self._cache_size, self._spares, self._executor_memory_mb)
             try:
+                executor = self._executors[index]
+                exited = asyncio.ensure_future(executor.exited.wait())
+                retiring = asyncio.ensure_future(executor.retiring.wait())
+                try:
+                    await asyncio.wait({exited, retiring}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    exited.cancel()
+                    retiring.cancel()
+                if self._stopping:
+                    return
+                replacement = self._new_executor(index)
                 await replacement.start()
-            except OSError:
-                log.exception("could not start an executor; retrying in %.1f s", delay)
+                self._executors[index] = replacement
+                if executor.exited.is_set():
+                    code = executor.process.returncode if executor.process else None
+                    log.warning("executor %s exited (code %s); replaced by %s", executor.pid, code, replacement.pid)
+                    self.restarts += 1
+                    await executor.stop(timeout=0.5)
+                else:  # retiring: it finishes what it runs, then exits
+                    log.warning("executor %s retires; replaced by %s", executor.pid, replacement.pid)
+                    self.retirements += 1
+                    task = asyncio.create_task(executor.retire(self._max_wall_seconds), name=f"executor-{executor.pid}-retiring")
+                    self._retired.add(task)
+                    task.add_done_callback(self._retired.discard)
+                delay = 0.05
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001
+                log.exception("replacing executor %s failed; retrying in %.1f s", index, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, MAX_RESTART_DELAY)
-                continue
-            self._executors[index] = replacement
-            delay = 0.05
 
     def alive(self) -> int:
-        """How many executor processes are running now."""
-        return sum(
-            1
-            for e in self._executors
-            if not e.exited.is_set() and e.process is not None and e.process.returncode is None
-        )
+        """How many executor processes are running now (retiring ones not counted)."""
+        return sum(1 for e in self._executors if e.available and e.process is not None and e.process.returncode is None)
 
-    def _choose(self, key: tuple[str, str, str] | None) -> ExecutorProcess:
-        live = [e for e in self._executors if not e.exited.is_set()] or self._executors
+    def _choose(self, key: tuple[str, str, str] | None, avoid: set[int] | None = None) -> ExecutorProcess:
+        live = [e for e in self._executors if e.available and (not avoid or id(e) not in avoid)]
+        live = live or [e for e in self._executors if e.available] or self._executors
         least = min(live, key=lambda e: e.in_flight)
         if key is not None:
             warm = [e for e in live if e.is_warm(key)]
@@ -386,7 +550,6 @@ class Supervisor:
         chunks in base64; `cancel()` ends the invocation (its client went away); calling
         `ack(size)` once the client took a chunk lets more flow). A request `body` given as
         an iterator streams to the handler while it runs (`call["stream"]`)."""
-        executor = self._choose(ref.key)
         message: dict[str, Any] = {
             "op": "invoke",
             "key": list(ref.key),
@@ -395,36 +558,58 @@ class Supervisor:
             "limits": limits.to_wire(),
             "call": call or {"op": "run"},
         }
-
         deadline = limits.wall_ms / 1000 + DEADLINE_GRACE_SECONDS
-        try:
-            # A streamed body can be sent once only: then the code always goes along.
-            if body is not None or not executor.is_warm(ref.key):
-                _attach(message, await load_code())
-            reply = await executor.request(message, deadline, on_event, body)
-            if reply.get("need_code"):
-                _attach(message, await load_code())
-                reply = await executor.request(message, deadline, on_event)
-        except ExecutorLost as lost:
-            return ExecutionResult(outcome=lost.outcome, error=_lost_error(lost.outcome, limits))
+        tried: set[int] = set()
+        for attempt in range(RETRIES + 1):
+            executor = self._choose(ref.key, tried)
+            tried.add(id(executor))
+            try:
+                # A streamed body can be sent once only: then the code always goes along.
+                warm = executor.is_warm(ref.key)
+                if body is not None or not warm:
+                    _attach(message, await load_code())
+                start = None if warm else START_DEADLINE_SECONDS
+                reply = await executor.request(message, deadline, on_event, body, start)
+                if reply.get("need_code"):
+                    _attach(message, await load_code())
+                    reply = await executor.request(message, deadline, on_event, None, START_DEADLINE_SECONDS)
+            except Retry:
+                if attempt < RETRIES and body is None:
+                    continue
+                return ExecutionResult(outcome=Outcome.CANCELED, error=dict(_CANCELED_ERROR))
+            except ExecutorLost as lost:
+                return ExecutionResult(outcome=lost.outcome, error=_lost_error(lost.outcome, limits))
+            except MalformedFrame as exc:
+                log.error("executor %s: invocation of %s ended: %s", executor.pid, "/".join(ref.key[:2]), exc)
+                return ExecutionResult(outcome=Outcome.EXCEPTION, error=dict(_MALFORMED_ERROR))
+            break
         if "outcome" not in reply:
-            log.error("executor %s refused an invocation: %s", executor.pid, reply.get("error"))
+            log.error("executor %s refused an invocation: %s", executor.pid, str(reply.get("error"))[:200])
             return ExecutionResult(outcome=Outcome.CANCELED, error=dict(_CANCELED_ERROR))
+        try:
+            result = ExecutionResult.from_reply(reply)
+        except MalformedFrame as exc:
+            log.error("executor %s: invocation of %s ended: %s", executor.pid, "/".join(ref.key[:2]), exc)
+            return ExecutionResult(outcome=Outcome.EXCEPTION, error=dict(_MALFORMED_ERROR))
         executor.mark_warm(ref.key)
         if on_event is not None:  # what the final state held comes with the reply
-            if reply.get("response") is not None:
-                on_event({"event": "response", "response": reply["response"], "cancel": _ended})
-            if reply.get("chunks"):
-                on_event({"event": "chunk", "chunks": reply["chunks"], "ack": _ended})
-        return ExecutionResult.from_reply(reply)
+            try:
+                if reply.get("response") is not None:
+                    on_event({"event": "response", "response": reply["response"], "cancel": _ended})
+                if reply.get("chunks"):
+                    on_event({"event": "chunk", "chunks": reply["chunks"], "ack": _ended})
+            except Exception:  # noqa: BLE001 - a bad head ends this invocation, nothing else
+                log.exception("invocation of %s: its response could not be used", "/".join(ref.key[:2]))
+                return ExecutionResult(outcome=Outcome.EXCEPTION, error=dict(_MALFORMED_ERROR), cpu_ms=result.cpu_ms, wall_ms=result.wall_ms)
+        return result
 
     async def check(self, code: str) -> CheckResult:
         """Compile `code` in an executor without running it."""
-        for _ in range(2):  # one retry if the executor died under us
+        for _ in range(3):  # retries if the executor died or retired under us
             executor = self._choose(None)
             try:
                 reply = await executor.request({"op": "check", "code": code}, CHECK_DEADLINE_SECONDS)
-            except ExecutorLost:
+            except (ExecutorLost, Retry):
                 continue
             return CheckResult(
                 ok=bool(reply.get("ok")),
@@ -439,7 +624,7 @@ class Supervisor:
             base = {"index": executor.index, "pid": executor.pid, "in_flight": executor.in_flight}
             try:
                 reply = await executor.request({"op": "stats"}, 5.0)
-            except ExecutorLost:
+            except (ExecutorLost, Retry, MalformedFrame):
                 return {**base, "alive": False}
             reply.pop("id", None)
             return {**base, **reply, "alive": True}

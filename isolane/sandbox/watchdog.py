@@ -1,15 +1,22 @@
 """Limits enforced from outside JavaScript.
 
 A thread samples every running invocation: the CPU time of its isolate's thread (which
-covers microtasks and timer callbacks, ENGINE.md trap 1), V8's hard-heap-limit flag and the
-wall clock. V8's heap limit does not see ArrayBuffer backing stores, so the process's
-resident memory is watched too: past `rss_limit_bytes`, of the invocations during which the
-process grew by at least `RSS_GROWTH_BYTES`, the one that used the most CPU since the last
-sample (the one allocating) is ended with exceededMemory. Memory that was already resident
-when an invocation started (say, what the allocator kept after an earlier bomb) is never
-held against it. The watchdog only decides; the event loop ends the invocation and the
-`Closer` stops the isolate. If a close itself stalls, the executor is beyond repair and
-`on_fatal` is called.
+covers microtasks and timer callbacks, ENGINE.md trap 1) plus its host calls while they
+run, V8's hard-heap-limit flag, the isolate's memory outside the heap (ArrayBuffers, wasm:
+V8's external-memory counter of that isolate) and the wall clock.
+
+The process's resident memory is watched too. Past `rss_limit_bytes`, idle isolates that
+hold the most memory outside their heaps are evicted first (the loop does it:
+`evict_idle`); if that frees nothing worth having, the running invocation whose isolate
+holds the most is ended with exceededMemory, or, when none holds much, the one that used the
+most CPU since the last sample among those during which the process grew by at least
+`RSS_GROWTH_BYTES` (the one allocating). Memory that was already resident when an
+invocation started is never held against it.
+
+The watchdog only decides; the event loop ends the invocation and the `Closer` stops the
+isolate. If a close stalls (an isolate stuck in work that ignores termination), the
+executor is told to retire (`on_stall`): it takes no new work, lets what runs finish, and
+is replaced.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from isolane.sandbox.engine import Isolate
 from isolane.sandbox.isolates import Closer
 from isolane.sandbox.outcomes import Outcome
 
@@ -29,6 +37,7 @@ CLOSE_STALL_SECONDS = 2.0
 RSS_GROWTH_BYTES = 32 * 1024 * 1024
 RSS_EVERY_TICKS = 4
 RSS_EVERY_TICKS_IDLE = 25
+RELIEF_PAUSE_SECONDS = 0.1  # after acting on the ceiling, let closes free memory first
 
 
 class Watched(Protocol):
@@ -36,8 +45,9 @@ class Watched(Protocol):
 
     verdict: Outcome | None
     rss_baseline: int  # resident bytes of the process when the invocation started
+    isolate: Isolate
 
-    def over_limit(self, now: float, check_heap: bool = True) -> Outcome | None: ...
+    def over_limit(self, now: float, slow_checks: bool = True) -> Outcome | None: ...
 
     def cpu_ns(self) -> int: ...
 
@@ -49,15 +59,20 @@ class Watchdog:
         self,
         loop: asyncio.AbstractEventLoop,
         closer: Closer,
-        on_fatal: Callable[[str], None],
         rss_limit_bytes: int,
+        *,
+        on_stall: Callable[[str], None],
+        evict_idle: Callable[[int], int],
     ) -> None:
         self._rss_limit = rss_limit_bytes
         self._last_cpu: dict[int, int] = {}
         self._rss = rss_bytes()  # the latest sample
         self._loop = loop
         self._closer = closer
-        self._on_fatal = on_fatal
+        self._on_stall = on_stall
+        self._evict_idle = evict_idle
+        self._stall_reported = False
+        self._relief_after = 0.0
         self._watched: dict[int, Watched] = {}
         self._lock = threading.Lock()
         self._stopped = threading.Event()
@@ -96,12 +111,30 @@ class Watchdog:
             if tick % (RSS_EVERY_TICKS if runs else RSS_EVERY_TICKS_IDLE):
                 continue
             self._rss = rss = rss_bytes()
-            if runs and rss > self._rss_limit:
-                self._end_heaviest([run for run in runs if rss - run.rss_baseline >= RSS_GROWTH_BYTES])
+            if rss > self._rss_limit and now >= self._relief_after:
+                self._relieve(rss - self._rss_limit, runs, rss)
+                self._relief_after = time.monotonic() + RELIEF_PAUSE_SECONDS
+            for isolate in self._closer.closing():
+                isolate.cpu_ns()  # keeps its last reading: CPU burnt after a verdict is charged
             stalled = self._closer.stalled_for()
-            if stalled > CLOSE_STALL_SECONDS:
-                self._on_fatal(f"closing a runaway isolate has stalled for {stalled:.1f} s")
+            if stalled > CLOSE_STALL_SECONDS and not self._stall_reported:
+                self._stall_reported = True
+                self._on_stall(f"closing an isolate that ignores termination has stalled for {stalled:.1f} s")
+
+    def _relieve(self, excess: int, runs: list[Watched], rss: int) -> None:
+        """The process is over its resident-memory ceiling by `excess` bytes."""
+        freed = asyncio.run_coroutine_threadsafe(_call(self._evict_idle, excess), self._loop)
+        try:
+            if freed.result(timeout=0.2) >= min(excess, RSS_GROWTH_BYTES):
                 return
+        except Exception:  # noqa: BLE001 - the loop is busy: end a running one meanwhile
+            pass
+        live = [run for run in runs if run.verdict is None]
+        holder = max(live, key=lambda run: run.isolate.external_bytes(), default=None)
+        if holder is not None and holder.isolate.external_bytes() >= RSS_GROWTH_BYTES:
+            self._end(holder, Outcome.EXCEEDED_MEMORY)
+            return
+        self._end_heaviest([run for run in live if rss - run.rss_baseline >= RSS_GROWTH_BYTES])
 
     def _end(self, run: Watched, verdict: Outcome) -> None:
         run.verdict = verdict
@@ -125,6 +158,10 @@ class Watchdog:
         if len(self._last_cpu) > 4 * len(runs) + 64:
             live = {id(run) for run in runs}
             self._last_cpu = {k: v for k, v in self._last_cpu.items() if k in live}
+
+
+async def _call(function: Callable[[int], int], argument: int) -> int:
+    return function(argument)
 
 
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")

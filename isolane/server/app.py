@@ -76,6 +76,7 @@ async def start_services(settings: Settings) -> Services:
         cache_size=settings.isolate_cache_size,
         spares=settings.spare_isolates,
         executor_memory_mb=settings.executor_memory_mb,
+        max_wall_ms=settings.limits.wall_ms,
     )
     await supervisor.start()
     settle_heap()

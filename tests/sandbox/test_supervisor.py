@@ -49,7 +49,26 @@ def test_killed_executor_cancels_in_flight_and_is_replaced(make_server) -> None:
 
 def test_wedged_executor_is_killed_past_the_deadline(make_server) -> None:
     # A stopped executor answers nothing, as if its own watchdog had failed: the supervisor
-    # kills it once the invocation is well past its wall-clock limit.
+    # kills it once the invocation (warm there: it starts at once) is well past its
+    # wall-clock limit.
+    server = make_server("--executors", "1", "--wall-ms", "500")
+    with server.admin() as client:
+        script = upload(client, "'answer'")
+        assert execute(client, script)["result"] == "answer"
+        [pid] = executor_pids(client)
+        os.kill(pid, signal.SIGSTOP)
+        started = time.monotonic()
+        body = execute(client, script)
+        assert body["outcome"] == "exceededWallTime"
+        assert time.monotonic() - started < 10
+        wait_for_executors(client, 1, {pid})
+        assert execute(client, script)["result"] == "answer"
+
+
+def test_wedged_executor_is_killed_while_an_invocation_waits_to_start(make_server) -> None:
+    # A cold invocation may wait for an isolate; its deadline starts when it starts. An
+    # executor that stays silent meanwhile is wedged: killed within seconds, the invocation
+    # canceled (it never ran).
     server = make_server("--executors", "1", "--wall-ms", "500")
     with server.admin() as client:
         script = upload(client, "'answer'")
@@ -57,7 +76,7 @@ def test_wedged_executor_is_killed_past_the_deadline(make_server) -> None:
         os.kill(pid, signal.SIGSTOP)
         started = time.monotonic()
         body = execute(client, script)
-        assert body["outcome"] == "exceededWallTime"
+        assert body["outcome"] == "canceled"
         assert time.monotonic() - started < 10
         wait_for_executors(client, 1, {pid})
         assert execute(client, script)["result"] == "answer"

@@ -13,15 +13,15 @@ function setToStringTag(cls, tag) {
 
 // Bytes cross the host boundary as base64 strings (ENGINE.md trap 10: no bytes from Python
 // to JS); V8's own Uint8Array base64 methods make that the cheapest way across.
-const uint8ToBase64 = Uint8Array.prototype.toBase64;
+const Uint8ArrayPrototypeToBase64 = uncurryThis(Uint8Array.prototype.toBase64);
 const uint8FromBase64 = Uint8Array.fromBase64;
 
 function bytesToBase64(bytes) {
-  return Reflect.apply(uint8ToBase64, bytes, []);
+  return Uint8ArrayPrototypeToBase64(bytes);
 }
 
 function base64ToBytes(text) {
-  return Reflect.apply(uint8FromBase64, Uint8Array, [text]);
+  return uint8FromBase64(text);
 }
 
 // Latin-1 strings, one char per byte: for byte-oriented text such as multipart headers.

@@ -1,5 +1,7 @@
 // console: captured inside the isolate and shipped back with the invocation's result
-// (ENGINE.md trap 5: a call into Python per log line would cost ~1 ms).
+// (ENGINE.md trap 5: a call into Python per log line would cost ~1 ms). The caps here keep
+// the isolate's own buffer small; the host enforces the same caps on what it receives
+// (isolane/sandbox/boundary.py), whatever tenant code did to this file's helpers.
 
 const MAX_LOG_ENTRIES = 1000;
 const MAX_LOG_CHARS = 256 * 1024;
@@ -10,10 +12,10 @@ const logState = { entries: [], chars: 0, dropped: 0 };
 function resetLogs() {
   const entries = logState.entries;
   if (logState.dropped > 0) {
-    entries.push({
+    ArrayPrototypePush(entries, {
       level: "warn",
       message: `[isolane] log output truncated: ${logState.dropped} more entries dropped`,
-      time: Date.now(),
+      time: DateNow(),
     });
   }
   logState.entries = [];
@@ -84,12 +86,18 @@ function record(level, args) {
     logState.dropped++;
     return;
   }
-  let message = formatLog(args);
+  let message;
+  try {
+    message = formatLog(args);
+  } catch {
+    message = "[unprintable value]"; // a tenant getter or toString threw
+  }
+  if (typeof message !== "string") message = "[unprintable value]";
   if (message.length > MAX_MESSAGE_CHARS) {
-    message = message.slice(0, MAX_MESSAGE_CHARS) + `... [${message.length - MAX_MESSAGE_CHARS} chars truncated]`;
+    message = StringPrototypeSlice(message, 0, MAX_MESSAGE_CHARS) + `... [${message.length - MAX_MESSAGE_CHARS} chars truncated]`;
   }
   logState.chars += message.length;
-  logState.entries.push({ level, message, time: Date.now() });
+  ArrayPrototypePush(logState.entries, { level, message, time: DateNow() });
 }
 
 const counters = new Map();

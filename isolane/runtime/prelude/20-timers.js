@@ -10,12 +10,12 @@ function addTimer(callback, delay, args, repeat) {
   if (typeof callback !== "function") {
     throw new TypeError("The callback provided as parameter 1 is not a function.");
   }
-  delay = Number(delay);
+  delay = NumberCtor(delay);
   if (!(delay >= 0)) delay = 0;
-  delay = Math.min(delay, 2147483647);
+  delay = MathMin(delay, 2147483647);
   const id = nextTimerId++;
-  const at = Date.now() + delay;
-  timerTable.set(id, { at, callback, args, repeat: repeat ? Math.max(delay, 1) : 0 });
+  const at = DateNow() + delay;
+  MapPrototypeSet(timerTable, id, { at, callback, args, repeat: repeat ? (delay > 1 ? delay : 1) : 0 });
   if (at < announcedDeadline) {
     announcedDeadline = at;
     ringHost();
@@ -23,34 +23,37 @@ function addTimer(callback, delay, args, repeat) {
   return id;
 }
 
+// The host arms its timer from this (tenant code runs between steps: captured intrinsics).
 function nextDeadline() {
   let earliest = Infinity;
-  for (const timer of timerTable.values()) {
+  MapPrototypeForEach(timerTable, (timer) => {
     if (timer.at < earliest) earliest = timer.at;
-  }
+  });
   announcedDeadline = earliest;
   return earliest === Infinity ? null : earliest;
 }
 
 function clearTimers() {
-  timerTable.clear();
+  MapPrototypeClear(timerTable);
   announcedDeadline = Infinity;
 }
 
 // Runs every timer that is due, earliest first; errors go to `onError`.
 function fireDueTimers(onError) {
-  const now = Date.now();
+  const now = DateNow();
   const due = [];
-  for (const [id, timer] of timerTable) {
-    if (timer.at <= now) due.push([id, timer]);
-  }
-  due.sort((a, b) => a[1].at - b[1].at || a[0] - b[0]);
-  for (const [id, timer] of due) {
-    if (timerTable.get(id) !== timer) continue; // cleared by an earlier callback
+  MapPrototypeForEach(timerTable, (timer, id) => {
+    if (timer.at <= now) ArrayPrototypePush(due, [id, timer]);
+  });
+  ArrayPrototypeSort(due, (a, b) => a[1].at - b[1].at || a[0] - b[0]);
+  for (let i = 0; i < due.length; i++) {
+    const id = due[i][0];
+    const timer = due[i][1];
+    if (MapPrototypeGet(timerTable, id) !== timer) continue; // cleared by an earlier callback
     if (timer.repeat) timer.at = now + timer.repeat;
-    else timerTable.delete(id);
+    else MapPrototypeDelete(timerTable, id);
     try {
-      timer.callback(...timer.args);
+      ReflectApply(timer.callback, undefined, timer.args);
     } catch (err) {
       onError(err);
     }
@@ -58,7 +61,7 @@ function fireDueTimers(onError) {
 }
 
 function clearTimer(id) {
-  timerTable.delete(Number(id));
+  MapPrototypeDelete(timerTable, NumberCtor(id));
 }
 
 const timerGlobals = {

@@ -227,7 +227,7 @@
 
   // ---- JWK helpers
 
-  const base64Url = (bytes) => Reflect.apply(uint8ToBase64, bytes, [{ alphabet: "base64url", omitPadding: true }]);
+  const base64Url = (bytes) => Uint8ArrayPrototypeToBase64(bytes, { alphabet: "base64url", omitPadding: true });
 
   function jwkBytes(jwk, member) {
     if (jwk[member] === undefined) throw domError("DataError", `The JWK has no '${member}' member.`);

@@ -172,6 +172,27 @@ function incomingBodyStream(feed) {
 // state. Past this many bytes waiting for the host the pump pauses (backpressure: the host
 // stops taking chunks while the client is slower than the script).
 const OUTBOX_HIGH_WATER = 256 * 1024;
+// Chunks larger than this are cut: every state the host reads stays small.
+const OUTBOX_CHUNK = 64 * 1024;
+// Whole bodies (text or bytes) larger than this leave as a stream too.
+const WHOLE_BODY_MAX = 1024 * 1024;
+
+// Hands `chunk` to the host in pieces, pausing while the host has not taken enough.
+// False once the invocation has ended (a limit, the platform): nobody takes more.
+async function sendChunk(chunk, invocation) {
+  const length = TypedArrayPrototypeGetLength(chunk);
+  for (let offset = 0; offset < length; offset += OUTBOX_CHUNK) {
+    while (invocation.outboxBytes >= OUTBOX_HIGH_WATER && current === invocation) {
+      await new PromiseCtor((resolve) => { invocation.drained = resolve; });
+    }
+    if (current !== invocation) return false;
+    const piece = TypedArrayPrototypeSubarray(chunk, offset, MathMin(offset + OUTBOX_CHUNK, length));
+    ArrayPrototypePush(invocation.outbox, bytesToBase64(piece));
+    invocation.outboxBytes += TypedArrayPrototypeGetLength(piece);
+    ringHost();
+  }
+  return current === invocation;
+}
 
 function chunkBytes(value) {
   if (value instanceof Uint8Array) return value;
@@ -185,16 +206,12 @@ async function pumpStream(stream, invocation) {
   try {
     for (;;) {
       while (invocation.outboxBytes >= OUTBOX_HIGH_WATER && current === invocation) {
-        await new Promise((resolve) => { invocation.drained = resolve; });
+        await new PromiseCtor((resolve) => { invocation.drained = resolve; });
       }
       if (current !== invocation) break; // the invocation ended (a limit, the platform)
       const { done, value } = await reader.read();
       if (done) break;
-      const chunk = chunkBytes(value);
-      if (chunk.length === 0) continue;
-      invocation.outbox.push(bytesToBase64(chunk));
-      invocation.outboxBytes += chunk.length;
-      ringHost();
+      if (!(await sendChunk(chunkBytes(value), invocation))) break;
     }
   } catch (err) {
     invocation.streamError = err;
@@ -208,6 +225,17 @@ async function pumpStream(stream, invocation) {
   ringHost();
 }
 
+// A large whole body: sent like a stream, so that no single state carries it.
+async function pumpBytes(bytes, invocation) {
+  try {
+    await sendChunk(bytes, invocation);
+  } catch (err) {
+    invocation.streamError = err;
+  }
+  invocation.streaming = false;
+  ringHost();
+}
+
 // What the host sends: status, headers, and the body as text, as base64 bytes, or as a
 // stream whose chunks follow.
 function toHostResponse(value, invocation) {
@@ -215,17 +243,22 @@ function toHostResponse(value, invocation) {
     throw new TypeError(`The fetch handler must return a Response, got ${describeValue(value)}.`);
   }
   const parts = responseBodySource(value);
-  let body = null;
-  if (parts.body !== null) {
-    if (typeof parts.body.text === "string") {
-      body = { text: parts.body.text };
-    } else if (parts.body.bytes !== undefined) {
-      body = { base64: bytesToBase64(parts.body.bytes) };
-    } else {
-      invocation.streaming = true;
-      pumpStream(parts.body.stream, invocation);
-      body = { stream: true };
-    }
-  }
-  return { status: parts.status, statusText: parts.statusText, headers: parts.headers, body };
+  return { status: parts.status, statusText: parts.statusText, headers: parts.headers, body: hostBody(parts.body, invocation) };
 }
+
+// The body as the host takes it: small text as it is, small bytes in base64, anything else
+// (a stream, a large body) as chunks that follow the head.
+function hostBody(source, invocation) {
+  if (source === null) return null;
+  let bytes = source.bytes;
+  if (typeof source.text === "string") {
+    if (source.text.length <= WHOLE_BODY_MAX / 3) return { text: source.text }; // UTF-8: <= 3 bytes per unit
+    bytes = utf8Encode(source.text);
+  }
+  if (bytes !== undefined && TypedArrayPrototypeGetLength(bytes) <= WHOLE_BODY_MAX) return { base64: bytesToBase64(bytes) };
+  invocation.streaming = true;
+  if (bytes !== undefined) pumpBytes(bytes, invocation);
+  else pumpStream(source.stream, invocation);
+  return { stream: true };
+}
+

@@ -1,13 +1,24 @@
 // The host interface: the only door between the executor and this isolate. The executor
 // evaluates `__isolane.<method>(...)` and reads back a JSON string describing the state
-// of the invocation in progress; everything else stays inside the isolate.
+// of the invocation in progress; everything else stays inside the isolate. Tenant code
+// runs in between and may replace any global, so this file works with the intrinsics
+// captured in primordials.js, and the host validates what it reads anyway
+// (isolane/sandbox/boundary.py).
 
 const ringDoorbell = globalThis.__isolane_doorbell;
 delete globalThis.__isolane_doorbell;
 
 const indirectEval = eval;
 const MAX_RESULT_CHARS = 1024 * 1024;
-const RUNTIME_FRAME = /isolane-runtime\.js|\(<anonymous>\)|at <anonymous>/;
+const MAX_ERROR_CHARS = 16 * 1024; // of an error's name, message and stack each (the host cuts there too)
+const RUNTIME_FRAMES = ["isolane-runtime.js", "(<anonymous>)", "at <anonymous>"];
+const ErrorCtor = Error;
+const TypeErrorCtor = TypeError;
+const RangeErrorCtor = RangeError;
+const PromiseCtor = Promise;
+const PromiseResolve = Promise.resolve.bind(Promise);
+const StringPrototypeIncludes = uncurryThis(String.prototype.includes);
+const StringPrototypeIndexOf = uncurryThis(String.prototype.indexOf);
 
 let inHostStep = false; // inside a host-driven step, whose return value reports the state
 let script = null;
@@ -19,27 +30,57 @@ function ringHost() {
   if (!inHostStep) ringDoorbell();
 }
 
+function isRuntimeFrame(line) {
+  for (let i = 0; i < RUNTIME_FRAMES.length; i++) {
+    if (StringPrototypeIncludes(line, RUNTIME_FRAMES[i])) return true;
+  }
+  return false;
+}
+
+// The stack without the runtime's own frames (the first line is the error's own text).
 function cleanStack(stack) {
   if (typeof stack !== "string") return null;
-  return stack.split("\n").filter((line, i) => i === 0 || !RUNTIME_FRAME.test(line)).join("\n");
+  stack = StringPrototypeSlice(stack, 0, MAX_ERROR_CHARS);
+  let out = "";
+  let start = 0;
+  for (let lineNo = 0; start <= stack.length; lineNo++) {
+    let end = StringPrototypeIndexOf(stack, "\n", start);
+    if (end === -1) end = stack.length;
+    const line = StringPrototypeSlice(stack, start, end);
+    if (lineNo === 0 || !isRuntimeFrame(line)) out += lineNo === 0 ? line : "\n" + line;
+    start = end + 1;
+  }
+  return out;
+}
+
+// Tenant getters and toString methods run here: each part is a bounded string, or a note.
+function errorText(read) {
+  try {
+    const text = StringCtor(read());
+    return typeof text === "string" ? StringPrototypeSlice(text, 0, MAX_ERROR_CHARS) : "[unprintable value]";
+  } catch {
+    return "[unprintable value]";
+  }
 }
 
 function describeError(err) {
-  if (err instanceof Error) {
-    return { name: String(err.name), message: String(err.message), stack: cleanStack(err.stack) };
+  if (err instanceof ErrorCtor) {
+    let stack = null;
+    try { stack = cleanStack(err.stack); } catch { stack = null; }
+    return { name: errorText(() => err.name), message: errorText(() => err.message), stack };
   }
-  let message;
-  try { message = typeof err === "string" ? err : inspect(err, 0, new Set()); } catch { message = "[unprintable value]"; }
+  const message = typeof err === "string" ? StringPrototypeSlice(err, 0, MAX_ERROR_CHARS) : errorText(() => inspect(err, 0, new SetCtor()));
   return { name: "Error", message: `Uncaught ${message}`, stack: null };
 }
 
 function resultJson(value) {
   if (value === undefined) return "null";
+  // The tenant's own value: its toJSON methods apply, as JSON.stringify's would.
   let json;
   try {
-    json = JSON.stringify(value);
+    json = JSONStringify(value);
   } catch {
-    json = JSON.stringify(String(value));
+    json = JSONStringify(errorText(() => value));
   }
   if (json === undefined) return "null";
   if (json.length > MAX_RESULT_CHARS) {
@@ -77,14 +118,14 @@ function state() {
   let news = "";
   if (current.response !== null && !current.responseSent) {
     current.responseSent = true;
-    news = `"response":${JSON.stringify(current.response)},`;
+    news = `"response":${jsonOf(current.response)},`;
   }
   if (current.calls.length > 0) {
-    news += `"calls":${JSON.stringify(current.calls)},`;
+    news += `"calls":${jsonOf(current.calls)},`;
     current.calls = [];
   }
   if (current.outbox.length > 0) {
-    news += `"chunks":${JSON.stringify(current.outbox)},`;
+    news += `"chunks":${jsonOf(current.outbox)},`;
     current.outbox = [];
     current.outboxBytes = 0;
     const drained = current.drained;
@@ -95,9 +136,9 @@ function state() {
   const finished = current;
   current = null;
   clearTimers();
-  pendingCalls.clear(); // answers to calls of a finished invocation have nowhere to go
+  MapPrototypeClear(pendingCalls); // answers to calls of a finished invocation have nowhere to go
   if (finished.streamError !== null && finished.error === null) finished.error = describeError(finished.streamError);
-  return `{"done":true,${news}"result":${finished.result},"error":${JSON.stringify(finished.error)},"logs":${JSON.stringify(resetLogs())}}`;
+  return `{"done":true,${news}"result":${finished.result},"error":${jsonOf(finished.error)},"logs":${jsonOf(resetLogs())}}`;
 }
 
 function step(body) {
@@ -143,9 +184,9 @@ function hostCall(op, args) {
   const id = nextCallId++;
   const call = { id, op, args };
   const invocation = current;
-  return new Promise((resolve, reject) => {
-    pendingCalls.set(id, { resolve, reject });
-    invocation.calls.push(call);
+  return new PromiseCtor((resolve, reject) => {
+    MapPrototypeSet(pendingCalls, id, { resolve, reject });
+    ArrayPrototypePush(invocation.calls, call);
     ringHost();
   });
 }
@@ -153,11 +194,10 @@ function hostCall(op, args) {
 function hostFailure(error) {
   const name = error && typeof error.name === "string" ? error.name : "Error";
   const message = error && typeof error.message === "string" ? error.message : "host call failed";
-  if (name === "TypeError") return new TypeError(message);
-  if (name === "RangeError") return new RangeError(message);
-  if (name === "Error") return new Error(message);
-  if (typeof DOMException === "function") return new DOMException(message, name);
-  return new Error(message);
+  if (name === "TypeError") return new TypeErrorCtor(message);
+  if (name === "RangeError") return new RangeErrorCtor(message);
+  if (name === "Error") return new ErrorCtor(message);
+  return new DOMException(message, name);
 }
 
 function onUncaught(err) {
@@ -213,7 +253,7 @@ const host = Object.freeze({
         return;
       }
       if (value !== null && (typeof value === "object" || typeof value === "function") && typeof value.then === "function") {
-        Promise.resolve(value).then((v) => settle(true, v), (e) => settle(false, e));
+        PromisePrototypeThen(PromiseResolve(value), (v) => settle(true, v), (e) => settle(false, e));
       } else {
         settle(true, value);
       }
@@ -239,9 +279,11 @@ const host = Object.freeze({
         const handler = requireHandler("fetch");
         const requestBody = streamed ? incomingBodyStream(invocation.feed) : body === null ? null : base64ToBytes(body);
         const request = newIncomingRequest(method, url, headers, requestBody);
-        Promise.resolve(handler(request, makeContext(invocation)))
-          .then((response) => settleResponse(toHostResponse(response, invocation)))
-          .catch((err) => settle(false, err));
+        const responded = PromisePrototypeThen(
+          PromiseResolve(handler(request, makeContext(invocation))),
+          (response) => settleResponse(toHostResponse(response, invocation)),
+        );
+        PromisePrototypeThen(responded, undefined, (err) => settle(false, err));
       } catch (err) {
         settle(false, err);
       }
@@ -254,8 +296,11 @@ const host = Object.freeze({
       const invocation = begin();
       try {
         const handler = requireHandler("scheduled");
-        Promise.resolve(handler(makeController(cron, scheduledTime), makeContext(invocation)))
-          .then(() => settle(true, undefined), (err) => settle(false, err));
+        PromisePrototypeThen(
+          PromiseResolve(handler(makeController(cron, scheduledTime), makeContext(invocation))),
+          () => settle(true, undefined),
+          (err) => settle(false, err),
+        );
       } catch (err) {
         settle(false, err);
       }
@@ -279,10 +324,14 @@ const host = Object.freeze({
   // Answers to host calls: [[id, ok, value or {name, message}], ...].
   reply(answers) {
     return step(() => {
-      for (const [id, ok, value] of answers) {
-        const pending = pendingCalls.get(id);
+      for (let i = 0; i < answers.length; i++) {
+        const answer = answers[i];
+        const id = answer[0];
+        const ok = answer[1];
+        const value = answer[2];
+        const pending = MapPrototypeGet(pendingCalls, id);
         if (pending === undefined) continue;
-        pendingCalls.delete(id);
+        MapPrototypeDelete(pendingCalls, id);
         if (ok) pending.resolve(value);
         else pending.reject(hostFailure(value));
       }
@@ -296,7 +345,7 @@ const host = Object.freeze({
       const feed = current.feed;
       if (error !== null) feed.error = new TypeError(error);
       if (chunk === null) feed.ended = true;
-      else feed.chunks.push(base64ToBytes(chunk));
+      else ArrayPrototypePush(feed.chunks, base64ToBytes(chunk));
       const waiter = feed.waiter;
       feed.waiter = null;
       if (waiter !== null) waiter();
@@ -310,4 +359,4 @@ const host = Object.freeze({
   },
 });
 
-Object.defineProperty(globalThis, "__isolane", { value: host, writable: false, configurable: false, enumerable: false });
+ObjectDefineProperty(globalThis, "__isolane", { value: host, writable: false, configurable: false, enumerable: false });

@@ -55,5 +55,6 @@ async def metrics(request: Request) -> Response:
         records_dropped=services.records.dropped,
         tail_subscribers=services.tail.subscribers,
         tail_dropped=services.tail.dropped,
+        retirements=services.supervisor.retirements,
     )
     return Response(body, media_type=CONTENT_TYPE)
