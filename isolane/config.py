@@ -9,7 +9,7 @@ from isolane.sandbox.limits import Limits
 
 DEFAULT_MAX_SCRIPT_BYTES = 10 * 1024 * 1024
 DEFAULT_MAX_REQUEST_BYTES = 32 * 1024 * 1024
-DEFAULT_MAX_SUBREQUESTS = 50
+DEFAULT_MAX_SUBREQUESTS = 1000  # fetch, KV and other binding calls of one invocation together
 DEFAULT_MAX_FETCH_BYTES = 128 * 1024 * 1024
 # `*.localhost` resolves to the loopback address in curl and browsers: handy for trying it.
 DEFAULT_DISPATCH_DOMAIN = "localhost"
@@ -17,6 +17,11 @@ DEFAULT_DISPATCH_DOMAIN = "localhost"
 DEFAULT_RECORDS_MAX_AGE_DAYS = 7
 DEFAULT_RECORDS_MAX_PER_SCRIPT = 10_000
 DEFAULT_RECORDS_SWEEP_SECONDS = 60.0
+# Admission (platform/admission.py): invocations running at once, and waiting for a slot.
+DEFAULT_MAX_INFLIGHT = 256
+DEFAULT_MAX_INFLIGHT_PER_NAMESPACE = 64
+DEFAULT_MAX_QUEUED = 256
+DEFAULT_MAX_QUEUE_WAIT_MS = 5000
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,10 @@ class Settings:
     records_max_age_days: int = DEFAULT_RECORDS_MAX_AGE_DAYS
     records_max_per_script: int = DEFAULT_RECORDS_MAX_PER_SCRIPT
     records_sweep_seconds: float = DEFAULT_RECORDS_SWEEP_SECONDS
+    max_inflight: int = DEFAULT_MAX_INFLIGHT
+    max_inflight_per_namespace: int = DEFAULT_MAX_INFLIGHT_PER_NAMESPACE
+    max_queued: int = DEFAULT_MAX_QUEUED
+    max_queue_wait_ms: int = DEFAULT_MAX_QUEUE_WAIT_MS
     # base64 of 32 bytes; None: DATA_DIR/secrets.key, generated on the first start
     secrets_key: str | None = field(default=None, repr=False)
 

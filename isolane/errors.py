@@ -67,4 +67,16 @@ class TooManyRequests(IsolaneError):
 
 
 class Unavailable(IsolaneError):
+    """503; with `retry_after` (whole seconds), a `Retry-After` header: retrying helps."""
+
     status, code = 503, "unavailable"
+
+    def __init__(self, message: str, *, retry_after: int | None = None, code: str | None = None, **details: Any) -> None:
+        if retry_after is not None:
+            details["retry_after"] = retry_after
+        super().__init__(message, code=code, **details)
+        self.retry_after = retry_after
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {} if self.retry_after is None else {"retry-after": str(self.retry_after)}

@@ -13,6 +13,10 @@ import typer
 from isolane import __version__
 from isolane.config import (
     DEFAULT_DISPATCH_DOMAIN,
+    DEFAULT_MAX_INFLIGHT,
+    DEFAULT_MAX_INFLIGHT_PER_NAMESPACE,
+    DEFAULT_MAX_QUEUE_WAIT_MS,
+    DEFAULT_MAX_QUEUED,
     DEFAULT_MAX_REQUEST_BYTES,
     DEFAULT_MAX_SCRIPT_BYTES,
     DEFAULT_MAX_FETCH_BYTES,
@@ -91,7 +95,7 @@ def serve(
         ),
     ] = "",
     subrequests: Annotated[
-        int, typer.Option(envvar="ISOLANE_SUBREQUESTS", min=0, help="fetch() calls allowed per invocation.")
+        int, typer.Option(envvar="ISOLANE_SUBREQUESTS", min=0, help="Subrequests allowed per invocation: fetch, KV and other binding calls together.")
     ] = DEFAULT_MAX_SUBREQUESTS,
     max_fetch_bytes: Annotated[
         int,
@@ -133,6 +137,30 @@ def serve(
             help="How often record retention runs, in seconds (tests shorten it).",
         ),
     ] = DEFAULT_RECORDS_SWEEP_SECONDS,
+    max_inflight: Annotated[
+        int,
+        typer.Option(envvar="ISOLANE_MAX_INFLIGHT", min=1, help="Invocations running at once on this server; more wait for a slot."),
+    ] = DEFAULT_MAX_INFLIGHT,
+    max_inflight_per_namespace: Annotated[
+        int,
+        typer.Option(
+            envvar="ISOLANE_MAX_INFLIGHT_PER_NAMESPACE",
+            min=1,
+            help="Invocations of one namespace running at once on this server; more wait (at most as many again).",
+        ),
+    ] = DEFAULT_MAX_INFLIGHT_PER_NAMESPACE,
+    max_queued: Annotated[
+        int,
+        typer.Option(
+            envvar="ISOLANE_MAX_QUEUED", min=0, help="Invocations waiting for a slot on this server; past it, 503 overloaded."
+        ),
+    ] = DEFAULT_MAX_QUEUED,
+    max_queue_wait_ms: Annotated[
+        int,
+        typer.Option(
+            envvar="ISOLANE_MAX_QUEUE_WAIT_MS", min=0, help="How long an invocation waits for a slot before 503 overloaded, ms."
+        ),
+    ] = DEFAULT_MAX_QUEUE_WAIT_MS,
     log_level: Annotated[str, typer.Option(envvar="ISOLANE_LOG_LEVEL", help="debug, info, warning or error.")] = "info",
     log_format: Annotated[
         str,
@@ -190,6 +218,10 @@ def serve(
         records_max_age_days=records_max_age_days,
         records_max_per_script=records_max_per_script,
         records_sweep_seconds=records_sweep_seconds,
+        max_inflight=max_inflight,
+        max_inflight_per_namespace=max_inflight_per_namespace,
+        max_queued=max_queued,
+        max_queue_wait_ms=max_queue_wait_ms,
     )
     run(settings, log_level=log_level, log_format=log_format)
 

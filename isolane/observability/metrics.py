@@ -63,6 +63,8 @@ class PipelineCollector(Collector):
         self.records_dropped = 0
         self.tail_subscribers = 0
         self.tail_dropped = 0
+        self.queued = 0
+        self.refused = 0
 
     def collect(self) -> Iterable[Metric]:
         lost = CounterMetricFamily("isolane_records_dropped", "Invocation records lost because the writer's queue was full.")
@@ -74,6 +76,12 @@ class PipelineCollector(Collector):
         dropped = CounterMetricFamily("isolane_tail_dropped", "Records not sent to live tail subscribers that read too slowly.")
         dropped.add_metric([], float(self.tail_dropped))
         yield dropped
+        queued = GaugeMetricFamily("isolane_invocations_queued", "Invocations waiting for an admission slot.")
+        queued.add_metric([], float(self.queued))
+        yield queued
+        refused = CounterMetricFamily("isolane_invocations_refused", "Invocations refused 503 overloaded by admission.")
+        refused.add_metric([], float(self.refused))
+        yield refused
 
 
 class Metrics:
@@ -144,6 +152,8 @@ class Metrics:
         tail_subscribers: int = 0,
         tail_dropped: int = 0,
         retirements: int = 0,
+        queued: int = 0,
+        refused: int = 0,
     ) -> bytes:
         """The text exposition, with the state as given (no await in between)."""
         self.supervisor.snapshot = executors
@@ -152,4 +162,6 @@ class Metrics:
         self.pipeline.records_dropped = records_dropped
         self.pipeline.tail_subscribers = tail_subscribers
         self.pipeline.tail_dropped = tail_dropped
+        self.pipeline.queued = queued
+        self.pipeline.refused = refused
         return generate_latest(self.registry)

@@ -7,6 +7,11 @@ operations (`isolane.runtime.host`, e.g. crypto); anything else travels to the s
 namespace, script and version, and the capability bindings of that version. An operation
 trusts nothing but that context: a binding name from JavaScript is looked up in the
 deployment's own bindings, never taken as an address.
+
+Each operation that reaches a binding (fetch, KV, a dispatch namespace, ...) is a
+subrequest: an invocation may make `max_subrequests` of them in all (Workers allows 1,000
+KV operations per invocation; Isolane counts every binding against one cap, 1,000 by
+default), and at most `MAX_CONCURRENT_CALLS` run at once, the rest waiting their turn.
 """
 
 from __future__ import annotations
@@ -19,6 +24,9 @@ from typing import Any
 from isolane.runtime.host import HostError
 
 log = logging.getLogger(__name__)
+
+# Server calls of one invocation running at once (Workers: six simultaneous connections).
+MAX_CONCURRENT_CALLS = 6
 
 
 @dataclass(slots=True)
@@ -64,7 +72,7 @@ class CallContext:
     version: str
     bindings: tuple[dict[str, Any], ...] = ()  # capability bindings of the running version
     services: Any = field(default=None, compare=False)  # the server's services
-    max_subrequests: int = 50
+    max_subrequests: int = 1000
     max_fetch_bytes: int = 128 * 1024 * 1024  # response bytes of all its subrequests together
     usage: CallUsage = field(default_factory=CallUsage, compare=False)
     direct_egress: bool = False  # fetch() skips the namespace's outbound worker (it is one)
@@ -85,11 +93,17 @@ class CallContext:
 
 ServerOperation = Callable[[CallContext, dict[str, Any]], Awaitable[Any]]
 SERVER_OPERATIONS: dict[str, ServerOperation] = {}
+SUBREQUESTS: set[str] = set()  # operations that each count as one subrequest
 
 
-def server_operation(name: str) -> Callable[[ServerOperation], ServerOperation]:
+def server_operation(name: str, *, subrequest: bool = True) -> Callable[[ServerOperation], ServerOperation]:
+    """Register an operation; `subrequest=False` for the continuations of one (a streamed
+    fetch body's reads and writes belong to the fetch that opened it)."""
+
     def decorate(operation: ServerOperation) -> ServerOperation:
         SERVER_OPERATIONS[name] = operation
+        if subrequest:
+            SUBREQUESTS.add(name)
         return operation
 
     return decorate
@@ -102,6 +116,16 @@ async def perform_call(context: CallContext, op: str, args: Any) -> tuple[bool, 
         return False, {"name": "NotSupportedError", "message": f"{op} is not supported"}
     if not isinstance(args, dict):
         return False, {"name": "TypeError", "message": f"{op}: arguments must be an object"}
+    if op in SUBREQUESTS:
+        if context.usage.subrequests >= context.max_subrequests:
+            # fetch() fails with a TypeError, as a network error would; other bindings throw.
+            failed = "fetch failed: " if op == "fetch" else ""
+            return False, {
+                "name": "TypeError" if op == "fetch" else "Error",
+                "message": f"{failed}too many subrequests (the limit is {context.max_subrequests} per invocation)."
+                " fetch, KV and the other bindings count together.",
+            }
+        context.usage.subrequests += 1
     try:
         return True, await operation(context, args)
     except HostError as exc:

@@ -125,6 +125,7 @@ async def run_nested(
             source_map=await services.scripts.source_map(deployment),
             record_id=record_id,
             context=context_for(deployment, services, direct_egress=direct_egress),
+            nested=True,  # within the caller's admission slot
         )
     )
     # The nested run is never cancelled from outside (that would strand its executor);

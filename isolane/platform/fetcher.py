@@ -157,9 +157,6 @@ def _header(headers: list[list[str]], name: str) -> str | None:
 @server_operation("fetch")
 async def fetch_operation(context: CallContext, args: dict[str, Any]) -> dict[str, Any]:
     """One subrequest of a script: {method, url, headers, body (base64|null), redirect}."""
-    if context.usage.subrequests >= context.max_subrequests:
-        raise _failure(f"too many subrequests (the limit is {context.max_subrequests} per invocation)")
-    context.usage.subrequests += 1
     redirect = args.get("redirect", "follow")
     if redirect not in ("follow", "manual", "error"):
         raise HostError("TypeError", f"invalid redirect mode {str(redirect)[:20]!r}")
@@ -196,7 +193,7 @@ async def fetch_operation(context: CallContext, args: dict[str, Any]) -> dict[st
     return {"upload": context.usage.open_upload(chunks, task)}
 
 
-@server_operation("fetch.write")
+@server_operation("fetch.write", subrequest=False)
 async def write_operation(context: CallContext, args: dict[str, Any]) -> None:
     """A piece of a streamed request body ({upload, chunk}), or its end ({upload, end: true})."""
     upload = context.usage.uploads.get(args.get("upload"))
@@ -213,7 +210,7 @@ async def write_operation(context: CallContext, args: dict[str, Any]) -> None:
         put.cancel()
 
 
-@server_operation("fetch.response")
+@server_operation("fetch.response", subrequest=False)
 async def response_operation(context: CallContext, args: dict[str, Any]) -> dict[str, Any]:
     """The response to a request whose body was streamed."""
     upload = context.usage.uploads.pop(args.get("upload"), None)
@@ -222,7 +219,7 @@ async def response_operation(context: CallContext, args: dict[str, Any]) -> dict
     return await upload[1]
 
 
-@server_operation("fetch.read")
+@server_operation("fetch.read", subrequest=False)
 async def read_operation(context: CallContext, args: dict[str, Any]) -> dict[str, Any]:
     """The next chunk of a streamed fetch() response body: {chunk} or {done: true}."""
     stream = context.usage.streams.get(args.get("stream"))
@@ -245,7 +242,7 @@ async def read_operation(context: CallContext, args: dict[str, Any]) -> dict[str
     return {"chunk": base64.b64encode(chunk).decode("ascii")}
 
 
-@server_operation("fetch.cancel")
+@server_operation("fetch.cancel", subrequest=False)
 async def cancel_operation(context: CallContext, args: dict[str, Any]) -> None:
     """The script no longer wants the rest of a response body."""
     await context.usage.close_stream(args.get("stream"))

@@ -10,7 +10,8 @@ from isolane.clock import now_ms
 from isolane.linker import SourceMap
 from isolane.observability.metrics import Metrics
 from isolane.observability.records import InvocationRecord, RecordStore, new_record_id
-from isolane.platform.calls import CallContext, perform_call
+from isolane.platform.admission import Admission
+from isolane.platform.calls import MAX_CONCURRENT_CALLS, SUBREQUESTS, CallContext, perform_call
 from isolane.platform.stacks import map_error
 from isolane.sandbox.limits import Limits
 from isolane.sandbox.outcomes import Outcome
@@ -32,10 +33,13 @@ def script_file_name(ref: ScriptRef) -> str:
 
 
 class Runner:
-    def __init__(self, supervisor: Supervisor, records: RecordStore, metrics: Metrics | None = None) -> None:
+    def __init__(
+        self, supervisor: Supervisor, records: RecordStore, metrics: Metrics | None = None, admission: Admission | None = None
+    ) -> None:
         self._supervisor = supervisor
         self._records = records
         self.metrics = metrics if metrics is not None else Metrics()
+        self.admission = admission
         supervisor.on_late_cpu = self._late_cpu
 
     def _late_cpu(self, key: tuple[str, ...], cpu_ms: float) -> None:
@@ -55,20 +59,48 @@ class Runner:
         source_map: SourceMap | None = None,
         record_id: str | None = None,
         context: CallContext | None = None,
+        nested: bool = False,
+        tenant: str | None = None,
     ) -> tuple[ExecutionResult, InvocationRecord]:
         """Run `call` on `ref` and record it. A fetch handler's response events reach
-        `on_event` as they come (see `Supervisor.invoke`)."""
+        `on_event` as they come (see `Supervisor.invoke`). It first takes a slot of the
+        admission of `tenant` (by default the script's namespace; a dispatcher runs in the
+        slot of the namespace it serves), unless it is `nested` in an invocation that holds
+        one; `Overloaded` (503) when none is to be had."""
+        run = self._run(ref, limits, trigger, load_code, call, on_event, body, source_map, record_id, context)
+        if nested or self.admission is None:
+            return await run
+        try:
+            async with self.admission.slot(tenant or ref.namespace):
+                return await run
+        finally:
+            run.close()  # never awaited when refused
+
+    async def _run(
+        self,
+        ref: ScriptRef,
+        limits: Limits,
+        trigger: str,
+        load_code: Callable[[], Awaitable[ScriptCode]],
+        call: dict[str, Any] | None,
+        on_event: Callable[[dict[str, Any]], None] | None,
+        body: AsyncIterator[bytes] | None,
+        source_map: SourceMap | None,
+        record_id: str | None,
+        context: CallContext | None,
+    ) -> tuple[ExecutionResult, InvocationRecord]:
         started = now_ms()
         status: int | None = None
 
         calls: set[asyncio.Task[None]] = set()
+        concurrent = asyncio.Semaphore(MAX_CONCURRENT_CALLS)
 
         def observe(event: dict[str, Any]) -> None:
             nonlocal status
             kind = event["event"]
             if kind == "call":  # host calls only the server can answer (KV, fetch)
                 for host_call in event["calls"]:
-                    task = asyncio.ensure_future(self._answer(context, host_call, event["answer"]))
+                    task = asyncio.ensure_future(self._answer(context, host_call, event["answer"], concurrent))
                     calls.add(task)
                     task.add_done_callback(calls.discard)
                 return
@@ -112,10 +144,15 @@ class Runner:
         return result, record
 
     @staticmethod
-    async def _answer(context: CallContext | None, host_call: dict[str, Any], answer: Callable[..., None]) -> None:
+    async def _answer(
+        context: CallContext | None, host_call: dict[str, Any], answer: Callable[..., None], concurrent: asyncio.Semaphore
+    ) -> None:
         op, args = str(host_call.get("op")), host_call.get("args")
         if context is None:
             ok, value = False, {"name": "NotSupportedError", "message": f"{op} is not available here"}
-        else:
+        elif op in SUBREQUESTS:
+            async with concurrent:  # an invocation's subrequests beyond the first few wait their turn
+                ok, value = await perform_call(context, op, args)
+        else:  # a continuation (a streamed body's read or write) never waits: its fetch holds a turn
             ok, value = await perform_call(context, op, args)
         answer(host_call.get("id"), ok, value)

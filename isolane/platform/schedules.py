@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from isolane.clock import now_ms, to_iso
 from isolane.errors import IsolaneError, NotFound
 from isolane.observability.records import InvocationRecord, new_record_id
+from isolane.platform.admission import Overloaded
 from isolane.platform.cron import Cron, CronError, parse
 from isolane.platform.dispatch import context_for
 from isolane.platform.triggers import parse_crons, replace
@@ -219,5 +220,8 @@ class Scheduler:
                 record_id = new_record_id()
                 if await self._service.claim(schedule, tick, record_id):
                     await self._service.run(deployment, schedule.cron.expression, tick, record_id)
+            except Overloaded:
+                # Ticks take slots like requests do; one refused is not retried (as a failed one).
+                log.warning("cron tick %s of %s/%s refused: the server is overloaded", tick, schedule.namespace, schedule.script)
             except Exception:
                 log.exception("cron tick %s of %s/%s failed", tick, schedule.namespace, schedule.script)

@@ -78,7 +78,7 @@ class Deployment:
     source_map_blob: str | None
     env: dict[str, Any] = field(repr=False)  # plain bindings and secrets' values
     bindings: tuple[dict[str, Any], ...] = ()  # capability bindings (KV, ...), as uploaded
-    subrequests: int = 50  # fetch() calls per invocation
+    subrequests: int = 1000  # binding calls (fetch, KV, ...) per invocation
     variant: str = ""  # set when env/bindings differ from the version's own (ScriptRef.variant)
 
     @property
@@ -195,7 +195,7 @@ class ScriptService:
         limits: Limits,
         max_script_bytes: int,
         sealer: Sealer,
-        max_subrequests: int = 50,
+        max_subrequests: int = 1000,
     ) -> None:
         self._db = db
         self._blobs = blobs

@@ -33,7 +33,7 @@ MAX_STATUS_TEXT = 1024
 MAX_WHOLE_BODY_CHARS = (1024 * 1024 + 2) // 3 * 4
 MAX_CHUNK_CHARS = (64 * 1024 + 2) // 3 * 4  # one streamed piece (runtime: 64 KiB)
 MAX_CHUNKS_CHARS = 2 * 1024 * 1024  # all pieces of one state (runtime: ~256 KiB + one piece)
-MAX_CALLS = 1024  # host calls started in one step
+MAX_CALLS = 10_000  # host calls started in one step (subrequests are capped at 1,000 anyway)
 MAX_OP_CHARS = 64
 
 LOG_LEVELS = frozenset({"log", "info", "debug", "warn", "error"})
@@ -204,8 +204,10 @@ def _decode_base64(text: str, what: str) -> bytes:
 
 
 def _calls(value: Any) -> list[HostCall]:
-    if not isinstance(value, list) or len(value) > MAX_CALLS:
-        raise BoundaryViolation(f"the host calls of one step are not a list of at most {MAX_CALLS}")
+    if not isinstance(value, list):
+        raise BoundaryViolation("the host calls of one step are not a list")
+    if len(value) > MAX_CALLS:
+        raise BoundaryViolation(f"more than {MAX_CALLS} calls to the host (fetch, KV, crypto...) in one step")
     calls = []
     for call in value:
         if not isinstance(call, dict):

@@ -127,6 +127,8 @@ class Executor:
         self._feeds: dict[Any, deque[tuple[str | None, str | None]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._retiring = False
+        # Isolates ended by a limit, still closing: (key, invocation) for their late CPU.
+        self._closing: dict[int, tuple[tuple[str, ...], Invocation]] = {}
 
     def _send(self, message: dict[str, Any]) -> None:
         self._writer.write(protocol.encode(message))
@@ -144,6 +146,9 @@ class Executor:
     async def _exit_when_idle(self) -> None:
         while self._running or any(task is not asyncio.current_task() for task in self._tasks):
             await asyncio.sleep(0.05)
+        # Isolates still stuck in their close stop with this process: their CPU so far counts.
+        for isolate in self._closer.closing():
+            self._charge_late(isolate, reading=isolate.cpu_ns(), send=self._send)
         await self._writer.drain()
         log.warning("retired: exiting")
         os._exit(0)  # a thread may still be stuck in V8: no interpreter teardown (trap 3)
@@ -284,15 +289,24 @@ class Executor:
         if healthy:
             self._cache.put(key, isolate)
         else:
-            self._closer.close(isolate, lambda closed: self._charge_late(key, run, closed))
+            self._closing[id(isolate)] = (key, run)
+            self._closer.close(isolate, self._charge_late)
 
-    def _charge_late(self, key: tuple[str, ...], run: Invocation, isolate: Isolate) -> None:
-        """On a closing thread: CPU the isolate burnt after its reply (it ignored
-        termination for a while) still counts, reported to the supervisor."""
-        late_ns = isolate.last_cpu_ns - (run.cpu_at_end or isolate.last_cpu_ns)
+    def _charge_late(self, isolate: Isolate, reading: int | None = None, send: Any = None) -> None:
+        """CPU the isolate burnt after its invocation's reply (it ignored termination for a
+        while) still counts: reported to the supervisor once the close is over (on the
+        closing thread), or when this executor exits with the close still stuck."""
+        entry = self._closing.pop(id(isolate), None)
+        if entry is None:
+            return
+        key, run = entry
+        late_ns = (reading if reading is not None else isolate.last_cpu_ns) - (run.cpu_at_end or isolate.last_cpu_ns)
         if late_ns >= LATE_CPU_REPORT_NS:
             message = {"event": "late_cpu", "key": list(key), "cpu_ms": round(late_ns / 1e6, 3)}
-            self._loop.call_soon_threadsafe(self._send, message)
+            if send is not None:
+                send(message)
+            else:
+                self._loop.call_soon_threadsafe(self._send, message)
 
     def _take_warm(self, key: tuple[str, ...]) -> Isolate | None:
         while (entry := self._cache.take(key)) is not None:

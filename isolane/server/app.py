@@ -17,6 +17,7 @@ from isolane.dashboard import SESSION_KEY_PURPOSE
 from isolane.dashboard import router as dashboard_router
 from isolane.observability.records import RecordStore, RecordSweeper
 from isolane.observability.tail import TailHub
+from isolane.platform.admission import Admission
 from isolane.platform.egress import EgressPolicy, parse_allow_list
 from isolane.platform.fetcher import Fetcher  # also registers the fetch operation
 from isolane.platform import dispatch, kv_calls  # noqa: F401 - register the dispatch.* and kv.* server operations
@@ -90,7 +91,10 @@ async def start_services(settings: Settings) -> Services:
         sealer=sealer,
         max_subrequests=settings.max_subrequests,
     )
-    runner = Runner(supervisor, records)
+    admission = Admission(
+        settings.max_inflight, settings.max_inflight_per_namespace, settings.max_queued, settings.max_queue_wait_ms / 1000
+    )
+    runner = Runner(supervisor, records, admission=admission)
     services: Services | None = None
     schedule_service = ScheduleService(db, script_service, runner, lambda: services)
     services = Services(

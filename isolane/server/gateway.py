@@ -201,7 +201,7 @@ class InvocationGateway:
             "body": b64encode(body).decode("ascii") if body else None,
             "stream": body_stream is not None,
         }
-        await self._run(services, deployment, call, body_stream, receive, send)
+        await self._run(services, deployment, call, body_stream, receive, send, target.namespace)
 
     @staticmethod
     async def _deployment(services: Any, target: Target, rollout_key: str | None) -> Deployment:
@@ -225,6 +225,7 @@ class InvocationGateway:
         body: AsyncIterator[bytes] | None,
         receive: Receive,
         send: Send,
+        tenant: str,
     ) -> None:
         loop = asyncio.get_running_loop()
         events = _Events(loop)
@@ -245,6 +246,7 @@ class InvocationGateway:
                 source_map=await services.scripts.source_map(deployment),
                 record_id=record_id,
                 context=context_for(deployment, services),
+                tenant=tenant,
             )
         )
         run.add_done_callback(events.end)

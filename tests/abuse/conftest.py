@@ -66,19 +66,22 @@ class Measured:
 
 
 class Victim:
-    """Another tenant whose requests are measured while an attack runs."""
+    """Another tenant whose requests are measured while an attack runs: by default a script
+    that answers at once; `code` gives it other work (whose answer must be `victim ok`)."""
 
-    def __init__(self, server: Server, interval: float = 0.02) -> None:
+    def __init__(self, server: Server, interval: float = 0.02, script: str = "steady", code: str = VICTIM_SCRIPT) -> None:
         self.server = server
         self.interval = interval
-        self.url = f"{server.url}/v1/namespaces/{VICTIM_NAMESPACE}/scripts/steady/invoke/"
+        self.script = script
+        self.code = code
+        self.url = f"{server.url}/v1/namespaces/{VICTIM_NAMESPACE}/scripts/{script}/invoke/"
 
     def deploy(self) -> Victim:
         with self.server.admin() as admin:
             admin.put(f"/v1/namespaces/{VICTIM_NAMESPACE}")
             response = admin.put(
-                f"/v1/namespaces/{VICTIM_NAMESPACE}/scripts/steady",
-                content=VICTIM_SCRIPT,
+                f"/v1/namespaces/{VICTIM_NAMESPACE}/scripts/{self.script}",
+                content=self.code,
                 headers={"content-type": "application/javascript+module"},
             )
             assert response.status_code in (200, 201), response.text
@@ -132,8 +135,21 @@ class Tenant:
             return client.put(f"/v1/namespaces/{self.namespace}/scripts/{name}", content=code.encode(), headers={"content-type": content_type})
 
     def invoke(self, name: str, path: str = "/", method: str = "GET", timeout: float = 30, **kwargs) -> httpx.Response:
-        url = f"{self.server.url}/v1/namespaces/{self.namespace}/scripts/{name}/invoke{path}"
-        return httpx.request(method, url, timeout=timeout, **kwargs)
+        return httpx.request(method, self.url(name, path), timeout=timeout, **kwargs)
+
+    def url(self, name: str, path: str = "/") -> str:
+        return f"{self.server.url}/v1/namespaces/{self.namespace}/scripts/{name}/invoke{path}"
+
+
+def metric(server: Server, name: str, labels: str = "") -> float:
+    """The value of one Prometheus sample of the server's /metrics (0 when absent)."""
+    with server.admin() as admin:
+        text = admin.get("/metrics").text
+    prefix = f"{name}{{{labels}}} " if labels else f"{name} "
+    for line in text.splitlines():
+        if line.startswith(prefix):
+            return float(line.split()[-1])
+    return 0.0
 
 
 def make_tenant(server: Server, namespace: str) -> Tenant:

@@ -56,5 +56,7 @@ async def metrics(request: Request) -> Response:
         tail_subscribers=services.tail.subscribers,
         tail_dropped=services.tail.dropped,
         retirements=services.supervisor.retirements,
+        queued=services.runner.admission.queued if services.runner.admission else 0,
+        refused=services.runner.admission.refused if services.runner.admission else 0,
     )
     return Response(body, media_type=CONTENT_TYPE)

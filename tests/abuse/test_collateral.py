@@ -1,0 +1,107 @@
+"""One tenant's runaway work ends its own invocations only: work that ignores termination,
+floods of waiting requests, host-call floods and cron triggers never fail another tenant's
+requests or take executors down."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+
+from tests.abuse.conftest import Tenant, Victim, metric
+
+# Parsing a ~40 MB literal ignores V8's termination for seconds: the isolate's close stalls.
+IGNORES_TERMINATION = """
+export default {
+  fetch() {
+    return new Response(String(eval("[" + "1,".repeat(20e6) + "1]").length));
+  },
+  scheduled() {
+    eval("[" + "1,".repeat(20e6) + "1]");
+  },
+};
+"""
+SLOW_VICTIM = """
+export default {
+  async fetch() {
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    return new Response("victim ok");
+  },
+};
+"""
+
+
+def test_work_that_ignores_termination_retires_its_executor_and_fails_nobody_else(abuse_server, tenant: Tenant, victim: Victim) -> None:
+    assert tenant.deploy("stall", IGNORES_TERMINATION).status_code in (200, 201)
+    slow = Victim(abuse_server, script="slow", code=SLOW_VICTIM).deploy()
+    with victim.during() as measured, ThreadPoolExecutor(8) as pool:
+        # Slow requests of the other tenant are in flight on every executor meanwhile.
+        in_flight = [pool.submit(httpx.get, slow.url, timeout=30) for _ in range(6)]
+        time.sleep(0.3)
+        started = time.monotonic()
+        answers = list(pool.map(lambda _: tenant.invoke("stall"), range(2)))
+        verdict_seconds = time.monotonic() - started
+        slow_answers = [future.result() for future in in_flight]
+        time.sleep(3)  # the retired executors finish and leave
+    measured.assert_unharmed()
+    assert all(answer.status_code == 200 and answer.text == "victim ok" for answer in slow_answers), [a.text for a in slow_answers]
+    for answer in answers:
+        assert answer.status_code == 503 and answer.json()["error"]["outcome"] == "exceededCpu", answer.text
+    assert verdict_seconds < 2.0, verdict_seconds  # the verdict comes at once, not after the stall
+    assert metric(abuse_server, "isolane_executor_retirements_total") >= 1
+    assert metric(abuse_server, "isolane_executor_restarts_total") == 0
+    # The CPU burnt after the verdict, while the isolate ignored termination, is counted.
+    assert metric(abuse_server, "isolane_cpu_after_limit_seconds_total", 'namespace="mallory"') > 0.5
+    with abuse_server.admin() as admin:
+        executors = admin.get("/v1/system/executors").json()["items"]
+    assert len(executors) == 2 and all(executor["alive"] for executor in executors)
+
+
+def test_a_cron_trigger_that_ignores_termination_fails_nobody_else(abuse_server, tenant: Tenant, victim: Victim) -> None:
+    assert tenant.deploy("cron-stall", IGNORES_TERMINATION).status_code in (200, 201)
+    retired = metric(abuse_server, "isolane_executor_retirements_total")
+    with tenant.client() as client:
+        path = f"/v1/namespaces/{tenant.namespace}/scripts/cron-stall/schedules"
+        assert client.put(path, json={"crons": ["* * * * * *"]}).status_code == 200
+        try:
+            with victim.during() as measured:
+                time.sleep(8)
+        finally:
+            assert client.put(path, json={"crons": []}).status_code == 200
+    measured.assert_unharmed()
+    assert metric(abuse_server, "isolane_executor_retirements_total") > retired
+    assert metric(abuse_server, "isolane_executor_restarts_total") == 0
+
+
+WAITS = """
+export default {
+  async fetch() {
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    return new Response("waited");
+  },
+};
+"""
+
+
+def test_a_thousand_waiting_requests_are_admitted_within_bounds(abuse_server, tenant: Tenant, victim: Victim) -> None:
+    # Anonymous clients need no token to invoke: the flood is capped per namespace and per
+    # server, the excess refused with 503 overloaded and Retry-After, executors untouched.
+    assert tenant.deploy("waits", WAITS).status_code in (200, 201)
+
+    async def flood() -> list[httpx.Response | Exception]:
+        limits = httpx.Limits(max_connections=1000, max_keepalive_connections=0)
+        async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+            return await asyncio.gather(*(client.get(tenant.url("waits")) for _ in range(1000)), return_exceptions=True)
+
+    with victim.during() as measured:
+        answers = asyncio.run(flood())
+    measured.assert_unharmed(max_latency_ms=3000)
+    statuses = [answer.status_code if isinstance(answer, httpx.Response) else repr(answer) for answer in answers]
+    served = [answer for answer in answers if isinstance(answer, httpx.Response) and answer.status_code == 200]
+    refused = [answer for answer in answers if isinstance(answer, httpx.Response) and answer.status_code == 503]
+    assert len(served) + len(refused) == 1000, {str(s) for s in statuses}
+    assert 64 <= len(served) and all(answer.text == "waited" for answer in served)
+    assert all(answer.json()["error"]["code"] == "overloaded" and answer.headers["retry-after"] == "1" for answer in refused)
+    assert metric(abuse_server, "isolane_executor_restarts_total") == 0
