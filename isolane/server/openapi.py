@@ -59,6 +59,11 @@ def _invoke_operation(path: str, method: str) -> dict[str, Any]:
         "parameters": parameters,
         "responses": {
             "default": {"description": "The script's own response (with `x-isolane-invocation`, its record's id)"},
+            "403": _error(
+                403,
+                "`subresource_refused`: a page of the platform's origin asked for the response as a script, stylesheet"
+                " or worker (`Sec-Fetch-Dest`), which a script served by path never is",
+            ),
             "404": _error(404, "`script_not_found`, or `no_fetch_handler`"),
             "413": _error(413, "`request_too_large`: the body is over --max-request-bytes"),
             "429": _error(429, "`rate_limited`: the namespace is over its request rate (`Retry-After` says when to retry)"),
