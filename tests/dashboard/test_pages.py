@@ -95,6 +95,70 @@ def test_login_with_a_bad_token_is_refused(server: Server) -> None:
     assert visitor.get("/dashboard").status_code == 303
 
 
+# Where a login may not send the browser: off the dashboard once the browser has resolved
+# dot segments, percent-encoded dots and slashes, backslashes, tabs and newlines, or to
+# another host.
+SNEAKY_NEXT = [
+    f"/dashboard/../v1/namespaces/{NS_A}/scripts/echo/invoke/",
+    "/dashboard/./namespaces",
+    "/dashboard/namespaces/..",
+    "/dashboard/namespaces/../../v1/namespaces",
+    "/dashboard/%2e%2e/v1/namespaces",
+    "/dashboard/%2E%2E/v1/namespaces",
+    "/dashboard/.%2e/v1/namespaces",
+    "/dashboard/%2fv1",
+    "/dashboard/%5c..%5cv1",
+    "/dashboard//evil.example",
+    "//evil.example/dashboard",
+    "/dashboard\\..\\v1",
+    "/dashboard/\\evil.example",
+    "\\\\evil.example",
+    "https://evil.example/dashboard",
+    "/dashboardx",
+    "/dashboard/\t../v1",
+    "/dashboard/namespaces\n/../..",
+    "/dashboard/namespaces?next=\\..",
+    "/dashboard#@evil.example",
+    f"/v1/namespaces/{NS_A}/scripts/echo/invoke/",
+    "dashboard",
+]
+ALLOWED_NEXT = ["/dashboard", "/dashboard/", f"/dashboard/namespaces/{NS_A}", f"/dashboard/namespaces/{NS_A}/scripts/echo/tail?outcome=exception&sample=0.5"]
+
+
+@pytest.mark.parametrize("target", SNEAKY_NEXT)
+def test_login_never_sends_the_browser_off_the_dashboard(server: Server, namespaces: None, target: str) -> None:
+    visitor = Visitor(server)
+    form = visitor.get("/dashboard/login", params={"next": target})
+    assert 'name="next" value="/dashboard"' in form.text
+    nonce = visitor.csrf("/dashboard/login")
+    response = visitor.post("/dashboard/login", {"csrf": nonce, "token": ADMIN_TOKEN, "next": target})
+    assert response.status_code == 303
+    assert response.headers["location"] == "/dashboard"
+    visitor.close()
+
+
+@pytest.mark.parametrize("target", ALLOWED_NEXT)
+def test_login_returns_to_the_dashboard_page_asked_for(server: Server, namespaces: None, target: str) -> None:
+    visitor = Visitor(server)
+    nonce = visitor.csrf("/dashboard/login")
+    response = visitor.post("/dashboard/login", {"csrf": nonce, "token": ADMIN_TOKEN, "next": target})
+    assert response.status_code == 303
+    assert response.headers["location"] == target
+    visitor.close()
+
+
+def test_pages_keep_other_origins_out(server: Server, visitor: Visitor) -> None:
+    """No other origin may frame a page, keep a handle on a window that opened one, or
+    load one as a resource."""
+    for path in ("/dashboard/login", "/dashboard", "/dashboard/static/dashboard.css"):
+        response = visitor.get(path)
+        assert response.status_code == 200, path
+        assert response.headers["cross-origin-opener-policy"] == "same-origin"
+        assert response.headers["cross-origin-resource-policy"] == "same-origin"
+        assert response.headers["x-frame-options"] == "DENY"
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+
+
 def test_login_without_the_form_nonce_or_from_another_site_is_refused(server: Server) -> None:
     visitor = Visitor(server)
     nonce = visitor.csrf("/dashboard/login")
