@@ -32,10 +32,12 @@ def set_cookies(response: httpx.Response) -> dict[str, SimpleCookie]:
 
 
 class Visitor:
-    def __init__(self, server: Server) -> None:
+    def __init__(self, server: Server, local_address: str | None = None) -> None:
+        """`local_address`: the loopback address to connect from (127.0.0.1 by default)."""
         self.server = server
         self.cookies: dict[str, str] = {}
-        self.client = httpx.Client(base_url=server.url, timeout=30, follow_redirects=False)
+        transport = httpx.HTTPTransport(local_address=local_address) if local_address else None
+        self.client = httpx.Client(base_url=server.url, timeout=30, follow_redirects=False, transport=transport)
 
     def close(self) -> None:
         self.client.close()
