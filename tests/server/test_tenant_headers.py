@@ -50,18 +50,18 @@ def mirror(server: Server) -> None:
         deploy(admin, "mirror", MIRROR, ns=NS)
 
 
-def by_path(server: Server, headers: dict[str, str] | None = None, set: list[tuple[str, str]] = (), path: str = "/") -> httpx.Response:
-    params = {"set": json.dumps(list(set))}
+def by_path(server: Server, headers: dict[str, str] | None = None, set_headers: list[tuple[str, str]] = (), path: str = "/") -> httpx.Response:
+    params = {"set": json.dumps(list(set_headers))}
     return httpx.get(f"{server.url}{PREFIX}{path}", params=params, headers=headers, timeout=30)
 
 
-def by_host(server: Server, headers: dict[str, str] | None = None, set: list[tuple[str, str]] = (), path: str = "/") -> httpx.Response:
-    params = {"set": json.dumps(list(set))}
+def by_host(server: Server, headers: dict[str, str] | None = None, set_headers: list[tuple[str, str]] = (), path: str = "/") -> httpx.Response:
+    params = {"set": json.dumps(list(set_headers))}
     return httpx.get(f"{server.url}{path}", params=params, headers={"host": f"mirror.{NS}.localhost", **(headers or {})}, timeout=30)
 
 
 def test_by_path_a_response_is_a_sandboxed_document_the_script_cannot_unsandbox(server: Server, mirror: None) -> None:
-    response = by_path(server, set=[("content-security-policy", "sandbox allow-same-origin allow-scripts"), ("x-mine", "kept")])
+    response = by_path(server, set_headers=[("content-security-policy", "sandbox allow-same-origin allow-scripts"), ("x-mine", "kept")])
     assert response.status_code == 200, response.text
     policies = response.headers.get_list("content-security-policy")
     # Every policy is enforced: the script's own cannot lift ours, which has no allow-same-origin.
@@ -74,7 +74,7 @@ def test_by_path_a_response_is_a_sandboxed_document_the_script_cannot_unsandbox(
 
 def test_headers_acting_on_the_whole_origin_are_dropped_by_path(server: Server, mirror: None) -> None:
     wanted = [*ORIGIN_WIDE.items(), ("clear-site-data", '"cookies", "storage"'), ("x-isolane-outcome", "exception"), ("x-isolane-invocation", "f" * 32)]
-    response = by_path(server, set=wanted)
+    response = by_path(server, set_headers=wanted)
     assert response.status_code == 200, response.text
     for name in [*ORIGIN_WIDE, "clear-site-data"]:
         assert name not in response.headers, name
@@ -85,7 +85,7 @@ def test_headers_acting_on_the_whole_origin_are_dropped_by_path(server: Server, 
 
     # On its own hostname, the origin is the script's: only what reaches past it is dropped
     # (Clear-Site-Data's "cookies" clears the whole registrable domain).
-    hosted = by_host(server, set=wanted)
+    hosted = by_host(server, set_headers=wanted)
     for name, value in ORIGIN_WIDE.items():
         assert hosted.headers[name] == value, name
     assert "clear-site-data" not in hosted.headers and "x-isolane-outcome" not in hosted.headers
@@ -102,7 +102,7 @@ def test_by_path_cookies_are_mounted_at_the_script_and_host_only(server: Server,
         ("__Host-isolane_session=planted; Path=/; Secure", None),
         ("__Host-isolane_login=planted; Path=/; Secure", None),
     ]
-    response = by_path(server, set=[("set-cookie", sent) for sent, _ in cookies])
+    response = by_path(server, set_headers=[("set-cookie", sent) for sent, _ in cookies])
     assert response.headers.get_list("set-cookie") == [expected for _, expected in cookies if expected is not None]
 
 
@@ -114,7 +114,7 @@ def test_by_hostname_cookies_keep_their_path_and_lose_their_domain(server: Serve
         ("d=4; Path=/x; Path=/y", "d=4; Path=/y"),
         ("__Host-isolane_session=planted; Path=/; Secure", None),
     ]
-    response = by_host(server, set=[("set-cookie", sent) for sent, _ in cookies])
+    response = by_host(server, set_headers=[("set-cookie", sent) for sent, _ in cookies])
     assert response.status_code == 200, response.text
     assert response.headers.get_list("set-cookie") == [expected for _, expected in cookies if expected is not None]
 
