@@ -26,6 +26,9 @@ SECURITY_HEADERS = {
     "x-frame-options": "DENY",
     "referrer-policy": "same-origin",
     "cache-control": "no-store",
+    # A window that opens a page gets no handle on it; other origins cannot load it at all.
+    "cross-origin-opener-policy": "same-origin",
+    "cross-origin-resource-policy": "same-origin",
 }
 
 

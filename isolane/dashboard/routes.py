@@ -23,7 +23,7 @@ from isolane.dashboard.timeline import script_timeline
 from isolane.errors import BadRequest, Forbidden, NotFound
 from isolane.platform.names import validate_name
 from isolane.platform.tokens import hash_secret
-from isolane.server.access import Access, access
+from isolane.server.access import Access, access, check_secret
 
 router = APIRouter(prefix="/dashboard", route_class=DashboardRoute, include_in_schema=False)
 PUBLIC = access(Access.PUBLIC)
@@ -49,11 +49,24 @@ def _services(request: Request) -> Any:
     return request.app.state.services
 
 
-def _safe_next(target: str | None) -> str:
-    """Where to go after logging in: only a dashboard path of this site."""
-    if target and target.startswith("/dashboard") and not target.startswith("//") and "\\" not in target:
-        return target
-    return "/dashboard"
+# Where login may send the browser: a normalised dashboard path (segments of plain
+# characters, none empty, `.` or `..`; nothing percent-encoded), and a query of plain
+# characters and percent escapes. Browsers resolve `..` and `%2e`, read `\` as `/` and
+# drop tabs and newlines, so anything else could lead off the dashboard (to a tenant's page
+# on this origin, or to another host).
+NEXT_PATH = re.compile(r"/dashboard(?:/(?!\.\.?(?:/|$))[A-Za-z0-9._~-]+)*/?")
+NEXT_QUERY = re.compile(r"(?:[A-Za-z0-9._~=&+,:-]|%[0-9A-Fa-f]{2})*")
+MAX_NEXT_CHARS = 2048
+HOME = "/dashboard"
+
+
+def safe_next(target: str | None) -> str:
+    """Where to go after logging in: `target` if it is a normalised dashboard path, else home."""
+    if target and len(target) <= MAX_NEXT_CHARS:
+        path, mark, query = target.partition("?")
+        if NEXT_PATH.fullmatch(path) and (not mark or NEXT_QUERY.fullmatch(query)):
+            return target
+    return HOME
 
 
 # ---- static files and login
@@ -68,7 +81,7 @@ async def static_file(name: str) -> Response:
 
 def _login_page(next_target: str, status: int = 200, problem: str | None = None) -> Response:
     nonce = auth.new_login_nonce()
-    response = page("login.html", status, csrf=nonce, next=_safe_next(next_target), problem=problem)
+    response = page("login.html", status, csrf=nonce, next=safe_next(next_target), problem=problem)
     auth.set_login_nonce(response, nonce)
     return response
 
@@ -83,11 +96,12 @@ async def login(request: Request) -> Response:
     form = await auth.read_form(request)
     auth.check_login_nonce(request, form)
     secret = form.get("token", "").strip()
-    principal = await _services(request).tokens.authenticate(secret) if 0 < len(secret) <= MAX_TOKEN_CHARS else None
+    # Throttled per client address with the API's token checks (429 too_many_attempts).
+    principal = await check_secret(request, secret) if 0 < len(secret) <= MAX_TOKEN_CHARS else None
     if principal is None:
         return _login_page(form.get("next", ""), 401, "That token is not valid (or was revoked).")
     session = SessionSigner(_services(request).session_key).issue(principal.token_id, hash_secret(secret))
-    response = redirect(_safe_next(form.get("next")))
+    response = redirect(safe_next(form.get("next")))
     auth.start_session(response, session)
     return response
 

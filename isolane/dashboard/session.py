@@ -19,10 +19,15 @@ import secrets
 import time
 from dataclasses import dataclass
 
+from isolane.server.tenant_headers import PLATFORM_COOKIE_PREFIX
+
 SESSION_KEY_PURPOSE = "dashboard session"
-COOKIE_NAME = "isolane_session"
-LOGIN_COOKIE_NAME = "isolane_login"  # the login form's double-submit CSRF value
-COOKIE_PATH = "/dashboard"
+# `__Host-` cookies: only this host sets them (never a tenant's host of the same site, which
+# could otherwise plant its own session here), and only on Path=/. The invocation gateway
+# never forwards cookies of this prefix to a script, nor lets a script set one.
+COOKIE_NAME = PLATFORM_COOKIE_PREFIX + "session"
+LOGIN_COOKIE_NAME = PLATFORM_COOKIE_PREFIX + "login"  # the login form's double-submit CSRF value
+COOKIE_PATH = "/"  # what `__Host-` requires
 SESSION_SECONDS = 8 * 3600
 VERSION = "v1"
 TOKEN_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")

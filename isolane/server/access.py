@@ -12,6 +12,10 @@ forgetting. The declaration also appears in the OpenAPI document as `x-isolane-a
   namespace does not exist (404), so existence does not leak.
 - SEED: a token covering the `default` namespace (the seed contract's home).
 Read-only tokens may only GET (and HEAD): anything else is 403.
+
+Every check of a presented secret goes through `check_secret`: failed checks are throttled
+per client address (server/throttle.py), a 429 `too_many_attempts` before the secret is
+looked at.
 """
 
 from __future__ import annotations
@@ -59,6 +63,19 @@ def bearer_secret(request: Request) -> str | None:
     return secret.strip()
 
 
+async def check_secret(request: Request, secret: str) -> Principal | None:
+    """The principal of `secret`, or None; 429 when the client's address has no guess left."""
+    services = request.app.state.services
+    guess = services.guesses.admit(request.scope.get("client"))
+    try:
+        principal = await services.tokens.authenticate(secret)
+    except BaseException:
+        services.guesses.settle(guess, None)  # a check that could not be made is no guess
+        raise
+    services.guesses.settle(guess, secret if principal is None else None)
+    return principal
+
+
 async def authorize(request: Request) -> None:
     level = declared_access(request.scope.get("route"))
     if level is None:
@@ -72,7 +89,7 @@ async def authorize(request: Request) -> None:
         secret = bearer_secret(request)
         if secret is None:
             raise Unauthorized("missing bearer token: send 'Authorization: Bearer <token>'", code="unauthorized")
-        principal = await services.tokens.authenticate(secret)
+        principal = await check_secret(request, secret)
         if principal is None:
             raise Unauthorized("invalid or revoked token", code="invalid_token")
     request.state.principal = principal

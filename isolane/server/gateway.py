@@ -30,6 +30,7 @@ from isolane.platform.runner import ERROR_STATUS
 from isolane.platform.scripts import Deployment
 from isolane.sandbox.outcomes import Outcome
 from isolane.sandbox.supervisor import BodyError
+from isolane.server.tenant_headers import forwarded_headers, response_headers
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +40,6 @@ Send = Callable[[dict[str, Any]], Any]
 
 PATH_PREFIX = b"/v1/namespaces/"
 ROLLOUT_KEY = b"x-isolane-rollout-key"  # picks the version of a split deployment (sticky)
-# Hop-by-hop headers and those the server computes itself are not the script's to set.
-_DROPPED_RESPONSE_HEADERS = frozenset(
-    {"connection", "keep-alive", "transfer-encoding", "content-length", "upgrade", "proxy-connection", "te", "trailer"}
-)
 _ERROR_CODES = {
     Outcome.EXCEPTION: ("worker_exception", "The script threw an exception."),
     Outcome.EXCEEDED_CPU: ("exceeded_cpu", "The script exceeded its CPU time limit."),
@@ -53,12 +50,13 @@ _ERROR_CODES = {
 
 
 class Target:
-    __slots__ = ("namespace", "script", "path")
+    __slots__ = ("namespace", "script", "path", "by_path")
 
-    def __init__(self, namespace: str, script: str, path: str) -> None:
+    def __init__(self, namespace: str, script: str, path: str, by_path: bool = False) -> None:
         self.namespace = namespace
         self.script = script
         self.path = path  # raw (still percent-encoded), starting with "/"
+        self.by_path = by_path  # on the platform's own origin (server/tenant_headers.py)
 
     def label(self) -> str:
         """`ns/script` for logs; "-" when the names are not valid (never log what they are)."""
@@ -74,7 +72,7 @@ def target_from_path(raw_path: bytes) -> Target | None:
     if len(parts) < 4 or parts[1] != b"scripts" or parts[3] != b"invoke":
         return None
     rest = b"/" + parts[4] if len(parts) == 5 else b"/"
-    return Target(parts[0].decode("latin-1"), parts[2].decode("latin-1"), rest.decode("latin-1"))
+    return Target(parts[0].decode("latin-1"), parts[2].decode("latin-1"), rest.decode("latin-1"), by_path=True)
 
 
 def target_from_host(host: str, domain: str, raw_path: bytes) -> Target | None:
@@ -191,8 +189,7 @@ class InvocationGateway:
         host = f"{target.script}.{target.namespace}.{settings.dispatch_domain}"
         query = scope.get("query_string", b"")
         url = f"http://{host}{target.path}" + (f"?{query.decode('latin-1')}" if query else "")
-        headers = [[name.decode("latin-1"), value.decode("latin-1")] for name, value in scope["headers"] if name != b"host"]
-        headers.append(["host", host])
+        headers = forwarded_headers(scope["headers"], host, target.by_path)
         call = {
             "op": "fetch",
             "method": scope["method"],
@@ -201,7 +198,7 @@ class InvocationGateway:
             "body": b64encode(body).decode("ascii") if body else None,
             "stream": body_stream is not None,
         }
-        await self._run(services, deployment, call, body_stream, receive, send, target.namespace)
+        await self._run(services, target, deployment, call, body_stream, receive, send)
 
     @staticmethod
     async def _deployment(services: Any, target: Target, rollout_key: str | None) -> Deployment:
@@ -220,12 +217,12 @@ class InvocationGateway:
     async def _run(
         self,
         services: Any,
+        target: Target,
         deployment: Deployment,
         call: dict[str, Any],
         body: AsyncIterator[bytes] | None,
         receive: Receive,
         send: Send,
-        tenant: str,
     ) -> None:
         loop = asyncio.get_running_loop()
         events = _Events(loop)
@@ -246,7 +243,7 @@ class InvocationGateway:
                 source_map=await services.scripts.source_map(deployment),
                 record_id=record_id,
                 context=context_for(deployment, services),
-                tenant=tenant,
+                tenant=target.namespace,  # a dispatcher runs in the slot of the namespace it serves
             )
         )
         run.add_done_callback(events.end)
@@ -268,9 +265,9 @@ class InvocationGateway:
         response = head["response"]
         body_spec = response.get("body")
         if body_spec is None or "stream" not in body_spec:
-            await _send_whole(send, response, record_id)
+            await _send_whole(send, response, record_id, target)
             return
-        await send({"type": "http.response.start", "status": int(response.get("status", 200)), "headers": _headers(response, record_id)})
+        await send({"type": "http.response.start", "status": int(response.get("status", 200)), "headers": _headers(response, record_id, target)})
         # A client that goes away ends the invocation (once its request body has been read:
         # until then, receive() belongs to the body's reader).
         watcher = asyncio.ensure_future(_disconnected(receive, head["cancel"])) if body is None else None
@@ -337,17 +334,13 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-def _headers(response: dict[str, Any], record_id: str) -> list[tuple[bytes, bytes]]:
-    headers = [
-        (str(name).lower().encode("latin-1"), str(value).encode("latin-1"))
-        for name, value in response.get("headers", [])
-        if str(name).lower() not in _DROPPED_RESPONSE_HEADERS
-    ]
+def _headers(response: dict[str, Any], record_id: str, target: Target) -> list[tuple[bytes, bytes]]:
+    headers = response_headers(response.get("headers", []), target.namespace, target.script, target.by_path)
     headers.append((b"x-isolane-invocation", record_id.encode()))
     return headers
 
 
-async def _send_whole(send: Send, response: dict[str, Any], record_id: str) -> None:
+async def _send_whole(send: Send, response: dict[str, Any], record_id: str, target: Target) -> None:
     body_spec = response.get("body")
     if body_spec is None:
         body = b""
@@ -355,7 +348,7 @@ async def _send_whole(send: Send, response: dict[str, Any], record_id: str) -> N
         body = body_spec["text"].encode("utf-8")
     else:
         body = b64decode(body_spec["base64"])
-    headers = _headers(response, record_id)
+    headers = _headers(response, record_id, target)
     headers.append((b"content-length", str(len(body)).encode()))
     await send({"type": "http.response.start", "status": int(response.get("status", 200)), "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -1,7 +1,7 @@
 """The OpenAPI document: FastAPI's, plus what FastAPI cannot know.
 
 - the invocation endpoints, which the gateway serves outside FastAPI;
-- the error responses that the app-wide access check produces (401 and 403 on every
+- the error responses that the app-wide access check produces (401, 403 and 429 on every
   route that needs a token, 404 on a namespace's routes), from each route's declaration;
 - Isolane's own 400 (`invalid_request`, the error body) where FastAPI would document its
   422 validation error, which the error handlers never send;
@@ -59,6 +59,11 @@ def _invoke_operation(path: str, method: str) -> dict[str, Any]:
         "parameters": parameters,
         "responses": {
             "default": {"description": "The script's own response (with `x-isolane-invocation`, its record's id)"},
+            "403": _error(
+                403,
+                "`subresource_refused`: a page of the platform's origin asked for the response as a script, stylesheet"
+                " or worker (`Sec-Fetch-Dest`), which a script served by path never is",
+            ),
             "404": _error(404, "`script_not_found`, or `no_fetch_handler`"),
             "413": _error(413, "`request_too_large`: the body is over --max-request-bytes"),
             "429": _error(429, "`rate_limited`: the namespace is over its request rate (`Retry-After` says when to retry)"),
@@ -83,8 +88,12 @@ def _access_errors(level: str | None) -> tuple[int, ...]:
     if level in (None, Access.PUBLIC.value):
         return ()
     if level == Access.NAMESPACE.value:
-        return (401, 403, 404)
-    return (401, 403)
+        return (401, 403, 404, 429)
+    return (401, 403, 429)
+
+
+# A token route's 429 when it has none of its own: the address's failed token checks.
+TOO_MANY_ATTEMPTS = "`too_many_attempts`: too many failed token checks from this address (`Retry-After` says when to retry)"
 
 
 BEARER = "bearer"
@@ -97,7 +106,7 @@ def _complete_operation(operation: dict[str, Any]) -> None:
     if responses.pop("422", None) is not None:  # the validation handler answers 400
         responses.setdefault("400", _error(400))
     for status in _access_errors(operation.get(ACCESS_KEY)):
-        responses.setdefault(str(status), _error(status))
+        responses.setdefault(str(status), _error(status, TOO_MANY_ATTEMPTS if status == 429 else None))
     operation["responses"] = dict(sorted(responses.items()))
 
 

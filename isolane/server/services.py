@@ -21,6 +21,7 @@ from isolane.platform.secrets import SecretService
 from isolane.platform.seed import SeedService
 from isolane.platform.tokens import TokenService
 from isolane.sandbox.supervisor import Supervisor
+from isolane.server.throttle import GuessThrottle
 from isolane.store.blobs import BlobStore
 from isolane.store.database import Database
 
@@ -47,5 +48,7 @@ class Services:
     tail: TailHub  # live tail subscriptions
     logouts: LogoutService  # dashboard sessions ended by logging out
     session_key: bytes = field(repr=False)  # signs dashboard sessions (derived from the secrets key)
+    # Failed token checks and dashboard logins per client address (this process's own).
+    guesses: GuessThrottle = field(default_factory=GuessThrottle)
     # Invocations still running after their response was sent (ctx.waitUntil).
     background: set[asyncio.Task[Any]] = field(default_factory=set)

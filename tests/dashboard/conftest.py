@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from http.cookies import SimpleCookie
+from pathlib import Path
 
 import httpx
+from playwright.sync_api import Browser, sync_playwright
 
 from isolane.testing import Server
 
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
@@ -27,10 +32,12 @@ def set_cookies(response: httpx.Response) -> dict[str, SimpleCookie]:
 
 
 class Visitor:
-    def __init__(self, server: Server) -> None:
+    def __init__(self, server: Server, local_address: str | None = None) -> None:
+        """`local_address`: the loopback address to connect from (127.0.0.1 by default)."""
         self.server = server
         self.cookies: dict[str, str] = {}
-        self.client = httpx.Client(base_url=server.url, timeout=30, follow_redirects=False)
+        transport = httpx.HTTPTransport(local_address=local_address) if local_address else None
+        self.client = httpx.Client(base_url=server.url, timeout=30, follow_redirects=False, transport=transport)
 
     def close(self) -> None:
         self.client.close()
@@ -87,3 +94,15 @@ def new_token(admin: httpx.Client, scope: str, read_only: bool = False) -> tuple
     response = admin.post("/v1/tokens", json={"name": f"dash {scope}", "scope": scope, "read_only": read_only})
     assert response.status_code == 201, response.text
     return response.json()["id"], response.json()["token"]
+
+
+@contextmanager
+def chromium() -> Iterator[Browser]:
+    """Debian's chromium under Playwright: a missing browser fails the test, never skips it."""
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium; .ci/run does)"
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield instance
+        finally:
+            instance.close()

@@ -72,11 +72,11 @@ def test_login_sets_a_secure_http_only_strict_cookie_that_is_not_the_token(serve
     response = visitor.login(ADMIN_TOKEN)
     assert response.status_code == 303
     assert response.headers["location"] == "/dashboard"
-    morsel = set_cookies(response)["isolane_session"]["isolane_session"]
+    morsel = set_cookies(response)["__Host-isolane_session"]["__Host-isolane_session"]
     assert morsel["httponly"] is True
     assert morsel["secure"] is True
     assert morsel["samesite"].lower() == "strict"
-    assert morsel["path"] == "/dashboard"
+    assert morsel["path"] == "/"
     assert int(morsel["max-age"]) > 0
     assert ADMIN_TOKEN not in morsel.value
     # The cookie is no API credential.
@@ -91,8 +91,72 @@ def test_login_with_a_bad_token_is_refused(server: Server) -> None:
     response = visitor.login("isl_not_a_real_token")
     assert response.status_code == 401
     assert "not valid" in response.text
-    assert "isolane_session" not in set_cookies(response)
+    assert "__Host-isolane_session" not in set_cookies(response)
     assert visitor.get("/dashboard").status_code == 303
+
+
+# Where a login may not send the browser: off the dashboard once the browser has resolved
+# dot segments, percent-encoded dots and slashes, backslashes, tabs and newlines, or to
+# another host.
+SNEAKY_NEXT = [
+    f"/dashboard/../v1/namespaces/{NS_A}/scripts/echo/invoke/",
+    "/dashboard/./namespaces",
+    "/dashboard/namespaces/..",
+    "/dashboard/namespaces/../../v1/namespaces",
+    "/dashboard/%2e%2e/v1/namespaces",
+    "/dashboard/%2E%2E/v1/namespaces",
+    "/dashboard/.%2e/v1/namespaces",
+    "/dashboard/%2fv1",
+    "/dashboard/%5c..%5cv1",
+    "/dashboard//evil.example",
+    "//evil.example/dashboard",
+    "/dashboard\\..\\v1",
+    "/dashboard/\\evil.example",
+    "\\\\evil.example",
+    "https://evil.example/dashboard",
+    "/dashboardx",
+    "/dashboard/\t../v1",
+    "/dashboard/namespaces\n/../..",
+    "/dashboard/namespaces?next=\\..",
+    "/dashboard#@evil.example",
+    f"/v1/namespaces/{NS_A}/scripts/echo/invoke/",
+    "dashboard",
+]
+ALLOWED_NEXT = ["/dashboard", "/dashboard/", f"/dashboard/namespaces/{NS_A}", f"/dashboard/namespaces/{NS_A}/scripts/echo/tail?outcome=exception&sample=0.5"]
+
+
+@pytest.mark.parametrize("target", SNEAKY_NEXT)
+def test_login_never_sends_the_browser_off_the_dashboard(server: Server, namespaces: None, target: str) -> None:
+    visitor = Visitor(server)
+    form = visitor.get("/dashboard/login", params={"next": target})
+    assert 'name="next" value="/dashboard"' in form.text
+    nonce = visitor.csrf("/dashboard/login")
+    response = visitor.post("/dashboard/login", {"csrf": nonce, "token": ADMIN_TOKEN, "next": target})
+    assert response.status_code == 303
+    assert response.headers["location"] == "/dashboard"
+    visitor.close()
+
+
+@pytest.mark.parametrize("target", ALLOWED_NEXT)
+def test_login_returns_to_the_dashboard_page_asked_for(server: Server, namespaces: None, target: str) -> None:
+    visitor = Visitor(server)
+    nonce = visitor.csrf("/dashboard/login")
+    response = visitor.post("/dashboard/login", {"csrf": nonce, "token": ADMIN_TOKEN, "next": target})
+    assert response.status_code == 303
+    assert response.headers["location"] == target
+    visitor.close()
+
+
+def test_pages_keep_other_origins_out(server: Server, visitor: Visitor) -> None:
+    """No other origin may frame a page, keep a handle on a window that opened one, or
+    load one as a resource."""
+    for path in ("/dashboard/login", "/dashboard", "/dashboard/static/dashboard.css"):
+        response = visitor.get(path)
+        assert response.status_code == 200, path
+        assert response.headers["cross-origin-opener-policy"] == "same-origin"
+        assert response.headers["cross-origin-resource-policy"] == "same-origin"
+        assert response.headers["x-frame-options"] == "DENY"
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
 
 
 def test_login_without_the_form_nonce_or_from_another_site_is_refused(server: Server) -> None:
@@ -101,11 +165,11 @@ def test_login_without_the_form_nonce_or_from_another_site_is_refused(server: Se
     assert visitor.post("/dashboard/login", {"csrf": "forged", "token": ADMIN_TOKEN}).status_code == 403
     cross = visitor.post("/dashboard/login", {"csrf": nonce, "token": ADMIN_TOKEN}, headers={"origin": "https://evil.example"})
     assert cross.status_code == 403
-    assert "isolane_session" not in visitor.cookies
+    assert "__Host-isolane_session" not in visitor.cookies
 
 
 def test_a_tampered_or_forged_cookie_is_no_session(server: Server, visitor: Visitor) -> None:
-    value = visitor.cookies["isolane_session"]
+    value = visitor.cookies["__Host-isolane_session"]
     version, token_id, expires, nonce, mac = value.split(".")
     for forged in (
         f"{version}.{token_id}.{int(expires) + 3600}.{nonce}.{mac}",  # a longer life
@@ -113,21 +177,21 @@ def test_a_tampered_or_forged_cookie_is_no_session(server: Server, visitor: Visi
         f"{version}.0123456789abcdef.{expires}.{nonce}.{mac}",  # another token
         "garbage",
     ):
-        visitor.cookies["isolane_session"] = forged
+        visitor.cookies["__Host-isolane_session"] = forged
         assert visitor.get("/dashboard").status_code == 303, forged
-    visitor.cookies["isolane_session"] = value
+    visitor.cookies["__Host-isolane_session"] = value
     assert visitor.get("/dashboard").status_code == 200
 
 
 def test_logout_needs_the_csrf_token_and_clears_the_cookie(server: Server, visitor: Visitor) -> None:
     csrf = visitor.csrf()
     assert visitor.post("/dashboard/logout", {}).status_code == 403
-    assert "isolane_session" in visitor.cookies
+    assert "__Host-isolane_session" in visitor.cookies
     response = visitor.post("/dashboard/logout", {"csrf": csrf})
     assert response.status_code == 303
     assert response.headers["location"] == "/dashboard/login"
-    assert set_cookies(response)["isolane_session"]["isolane_session"]["max-age"] == "0"
-    assert "isolane_session" not in visitor.cookies
+    assert set_cookies(response)["__Host-isolane_session"]["__Host-isolane_session"]["max-age"] == "0"
+    assert "__Host-isolane_session" not in visitor.cookies
     assert visitor.get("/dashboard").status_code == 303
 
 
@@ -158,9 +222,9 @@ def test_a_deleted_token_ends_its_sessions(server: Server, admin: httpx.Client, 
 def test_non_ascii_macs_and_csrf_values_are_refused_cleanly(server: Server, visitor: Visitor) -> None:
     """Never a 500: a cookie MAC, a session's CSRF token or the login nonce outside ASCII
     is simply wrong (hmac.compare_digest raises TypeError on such str)."""
-    version, token_id, expires, nonce, _ = visitor.cookies["isolane_session"].split(".")
+    version, token_id, expires, nonce, _ = visitor.cookies["__Host-isolane_session"].split(".")
     forged = f"{version}.{token_id}.{expires}.{nonce}.éé".encode()
-    response = httpx.get(f"{server.url}/dashboard", headers={"cookie": b"isolane_session=" + forged})
+    response = httpx.get(f"{server.url}/dashboard", headers={"cookie": b"__Host-isolane_session=" + forged})
     assert response.status_code == 303 and response.headers["location"].startswith("/dashboard/login")
     for path, form in (
         ("/dashboard/logout", {"csrf": "éx"}),
@@ -174,9 +238,9 @@ def test_non_ascii_macs_and_csrf_values_are_refused_cleanly(server: Server, visi
     stranger.csrf("/dashboard/login")  # sets the login nonce cookie
     response = stranger.post("/dashboard/login", {"csrf": "é", "token": ADMIN_TOKEN})
     assert response.status_code == 403 and "csrf_failed" in response.text
-    assert "isolane_session" not in stranger.cookies
+    assert "__Host-isolane_session" not in stranger.cookies
     response = stranger.client.post(  # a login cookie outside ASCII
-        "/dashboard/login", data={"csrf": "x", "token": ADMIN_TOKEN}, headers={"cookie": "isolane_login=é".encode(), "origin": server.url}
+        "/dashboard/login", data={"csrf": "x", "token": ADMIN_TOKEN}, headers={"cookie": "__Host-isolane_login=é".encode(), "origin": server.url}
     )
     assert response.status_code == 403 and "csrf_failed" in response.text
     stranger.close()
@@ -254,7 +318,7 @@ def test_posts_with_an_opaque_origin_are_refused(server: Server, visitor: Visito
     nonce = stranger.csrf("/dashboard/login")
     login = stranger.post("/dashboard/login", {"csrf": nonce, "token": ADMIN_TOKEN}, headers=null)
     assert login.status_code == 403 and "cross_site_request" in login.text
-    assert "isolane_session" not in stranger.cookies
+    assert "__Host-isolane_session" not in stranger.cookies
     stranger.close()
     assert record_count(admin, NS_A, "echo") == before
 
@@ -370,7 +434,7 @@ def test_the_tail_stream_follows_the_session_cookie(server: Server, visitor: Vis
     assert events_url == f"/dashboard/namespaces/{NS_A}/scripts/echo/tail/events?outcome=exception"
     assert visitor.get(f"/dashboard/namespaces/{NS_A}/scripts/echo/tail?sample=2").status_code == 400
     assert Visitor(server).get(events_url).status_code == 303  # no session, no stream
-    headers = {"cookie": f"isolane_session={visitor.cookies['isolane_session']}"}
+    headers = {"cookie": f"__Host-isolane_session={visitor.cookies['__Host-isolane_session']}"}
     with httpx.stream("GET", server.url + events_url, headers=headers, timeout=20) as stream:
         assert stream.status_code == 200
         assert stream.headers["content-type"].startswith("text/event-stream")

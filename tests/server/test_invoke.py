@@ -128,7 +128,9 @@ def test_status_headers_and_cookies_pass_through(server, admin: httpx.Client) ->
     response = invoke(server, "shop", "teapot")
     assert response.status_code == 418 and response.text == "short and stout"
     assert response.headers["x-one"] == "1"
-    assert response.headers.get_list("set-cookie") == ["a=1", "b=2"]
+    # By path, a cookie is mounted at the script's prefix (tests/server/test_tenant_headers.py).
+    mounted = "Path=/v1/namespaces/shop/scripts/teapot/invoke/"
+    assert response.headers.get_list("set-cookie") == [f"a=1; {mounted}", f"b=2; {mounted}"]
     assert "x-isolane-outcome" not in response.headers
 
 
