@@ -18,6 +18,7 @@ from isolane.platform.names import validate_name
 from isolane.platform.quotas import Policy, changed_settings, lock
 from isolane.store.database import Database
 from isolane.store.schema import namespaces, rate_buckets, scripts
+from isolane.singleflight import SingleFlight
 
 DEFAULT_NAMESPACE = "default"
 POLICY_CACHE_SECONDS = 1.0
@@ -41,6 +42,7 @@ class NamespaceService:
     def __init__(self, db: Database) -> None:
         self._db = db
         self._policies: dict[str, tuple[float, Policy | None]] = {}
+        self._policy_loads: SingleFlight[Policy | None] = SingleFlight()
 
     async def ensure(self, name: str, changes: dict[str, dict[str, Any]] | None = None) -> tuple[dict[str, Any], bool]:
         """Create the namespace unless it exists, and apply `changes` to its settings
@@ -74,6 +76,7 @@ class NamespaceService:
             cached = self._policies.get(name)
             if cached is not None and cached[0] > time.monotonic():
                 return cached[1]
+            return await self._policy_loads.run(name, lambda: self.policy(name, fresh=True))
         async with self._db.connect() as conn:
             settings = (await conn.execute(select(namespaces.c.settings).where(namespaces.c.name == name))).scalar_one_or_none()
         policy = None if settings is None else Policy.from_settings(settings)

@@ -42,6 +42,7 @@ from isolane.platform.uploads import Upload, WorkerFormat
 from isolane.sandbox.limits import Limits
 from isolane.sandbox.outcomes import Outcome
 from isolane.sandbox.supervisor import ScriptCode, ScriptRef, Supervisor
+from isolane.singleflight import SingleFlight
 from isolane.store.blobs import BlobStore, digest_of
 from isolane.store.database import Database
 from isolane.store.schema import deployments as deployments_table
@@ -206,6 +207,7 @@ class ScriptService:
         self._max_subrequests = max_subrequests
         self._sealer = sealer
         self._deployments: dict[tuple[str, str], tuple[float, Rollout | None]] = {}
+        self._rollout_loads: SingleFlight[Rollout | None] = SingleFlight()
         self._source_maps: OrderedDict[str, SourceMap] = OrderedDict()
 
     # ---- upload
@@ -768,6 +770,14 @@ class ScriptService:
             if cached[1] is None:
                 raise script_not_found(namespace, name)
             return cached[1]
+        rollout = await self._rollout_loads.run(key, lambda: self._fresh_rollout(namespace, name))
+        if rollout is None:
+            raise script_not_found(namespace, name)
+        return rollout
+
+    async def _fresh_rollout(self, namespace: str, name: str) -> Rollout | None:
+        """Loaded from the store and cached; concurrent misses share one load."""
+        now = time.monotonic()
         rollout = await self._load_rollout(namespace, name)
         if rollout is not None:
             policy = await self._namespaces.policy(namespace, fresh=True)
@@ -776,9 +786,7 @@ class ScriptService:
             )
         if len(self._deployments) > 100_000:
             self._deployments.clear()
-        self._deployments[key] = (now + DEPLOYMENT_CACHE_SECONDS, rollout)
-        if rollout is None:
-            raise script_not_found(namespace, name)
+        self._deployments[(namespace, name)] = (now + DEPLOYMENT_CACHE_SECONDS, rollout)
         return rollout
 
     async def _load_rollout(self, namespace: str, name: str) -> Rollout | None:
