@@ -17,8 +17,9 @@ def test_concurrent_loads_of_one_key_run_once() -> None:
         async def load() -> int:
             nonlocal calls
             calls += 1
+            mine = calls
             await asyncio.sleep(0.01)
-            return calls
+            return mine
 
         assert await asyncio.gather(*(flights.run("k", load) for _ in range(50))) == [1] * 50
         assert await flights.run("k", load) == 2  # later misses load again
