@@ -46,6 +46,8 @@ MAX_ERROR_CHARS = 16 * 1024  # of an error's name, message and stack each
 # (HTTP/1.1 sends header bytes; the runtime's Headers enforce ByteString already).
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _FORBIDDEN_IN_VALUE = re.compile(r"[\r\n\x00]|[^\x00-\xff]")
+_KNOWN_NAMES: set[str] = set()  # header names already found to be tokens (most repeat)
+_MAX_KNOWN_NAMES = 4096
 
 
 class BoundaryViolation(Exception):
@@ -55,17 +57,14 @@ class BoundaryViolation(Exception):
 @dataclass(slots=True)
 class ResponseHead:
     status: int
-    headers: list[tuple[str, str]]
+    headers: list[list[str]]  # [name, value] pairs
     # None (no body), ("text", str), ("base64", str) or ("stream", None): chunks follow.
     body: tuple[str, str | None] | None
+    wire: dict[str, Any]  # the head as validated, as the executor sends it on
 
     def to_wire(self) -> dict[str, Any]:
         """The head as the executor sends it on to the supervisor."""
-        body: dict[str, Any] | None = None
-        if self.body is not None:
-            kind, value = self.body
-            body = {"stream": True} if kind == "stream" else {kind: value}
-        return {"status": self.status, "headers": [[name, value] for name, value in self.headers], "body": body}
+        return self.wire
 
 
 @dataclass(slots=True)
@@ -139,15 +138,17 @@ def response_head(value: Any) -> ResponseHead:
     status_text = value.get("statusText", "")
     if not isinstance(status_text, str) or len(status_text) > MAX_STATUS_TEXT:
         raise BoundaryViolation("the response status text is not a short string")
-    return ResponseHead(status=status, headers=_headers(value.get("headers")), body=_body(value.get("body")))
+    headers = _headers(value.get("headers"))
+    body = _body(value.get("body"))
+    wire = {"status": status, "headers": headers, "body": value.get("body")}
+    return ResponseHead(status=status, headers=headers, body=body, wire=wire)
 
 
-def _headers(value: Any) -> list[tuple[str, str]]:
+def _headers(value: Any) -> list[list[str]]:
     if not isinstance(value, list):
         raise BoundaryViolation("the response headers are not a list")
     if len(value) > MAX_HEADERS:
         raise BoundaryViolation(f"the response has more than {MAX_HEADERS} headers")
-    headers: list[tuple[str, str]] = []
     size = 0
     for pair in value:
         if not (isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str) and isinstance(pair[1], str)):
@@ -156,12 +157,15 @@ def _headers(value: Any) -> list[tuple[str, str]]:
         size += len(name) + len(text)
         if size > MAX_HEADER_BYTES:
             raise BoundaryViolation(f"the response headers are larger than {MAX_HEADER_BYTES} bytes")
-        if not _TOKEN.fullmatch(name):
-            raise BoundaryViolation(f"the response header name {_show(name)} is not a token")
-        if _FORBIDDEN_IN_VALUE.search(text):
+        if name not in _KNOWN_NAMES:
+            if not _TOKEN.fullmatch(name):
+                raise BoundaryViolation(f"the response header name {_show(name)} is not a token")
+            if len(_KNOWN_NAMES) < _MAX_KNOWN_NAMES:
+                _KNOWN_NAMES.add(name)
+        # str methods first: the regex only for values that are not plain ASCII text.
+        if (not text.isascii() or "\r" in text or "\n" in text or "\x00" in text) and _FORBIDDEN_IN_VALUE.search(text):
             raise BoundaryViolation(f"the value of response header {name!r} has characters HTTP cannot carry")
-        headers.append((name, text))
-    return headers
+    return value
 
 
 def _body(value: Any) -> tuple[str, str | None] | None:

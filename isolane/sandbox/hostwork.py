@@ -46,6 +46,8 @@ class Charge:
 
     def total_ns(self) -> int:
         """CPU spent so far, including the calls still running. Safe from any thread."""
+        if not self._running:  # most invocations make no host call: no lock on that path
+            return self._done_ns
         with self._lock:
             running = sum(time.clock_gettime_ns(clock) - started for clock, started in self._running.values())
             return self._done_ns + running
