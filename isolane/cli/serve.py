@@ -28,6 +28,7 @@ from isolane.config import (
 )
 from isolane.sandbox.limits import Limits
 from isolane.sandbox.supervisor import default_executor_count
+from isolane.store.permissions import PRIVATE_UMASK
 from isolane.store.sealing import KEY_FILE, parse_key
 
 
@@ -196,6 +197,10 @@ def serve(
             parse_key(secrets_key)
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="--secrets-key / ISOLANE_SECRETS_KEY") from None
+    # Everything the server writes is its own: the data dir (database, blobs, secrets key)
+    # is created owner-only explicitly, and this covers whatever else a library writes.
+    # Executors create no files.
+    os.umask(PRIVATE_UMASK)
     settings = Settings(
         data_dir=data_dir,
         host=host,

@@ -44,6 +44,7 @@ from isolane.server.routes import secrets as secrets_routes
 from isolane.server.services import Services
 from isolane.store.blobs import FileBlobStore
 from isolane.store.database import Database
+from isolane.store.permissions import secure_data_dir
 from isolane.store.sealing import Sealer, derive_key, load_key
 
 log = logging.getLogger("isolane")
@@ -57,7 +58,8 @@ def settle_heap() -> None:
 
 
 async def start_services(settings: Settings) -> Services:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # Owner-only (0700/0600): created so, or corrected when an older version left it open.
+    await asyncio.to_thread(secure_data_dir, settings.data_dir)
     db = Database(settings.resolved_database_url)
     await db.migrate()
     secrets_key = await _secrets_key(settings, db)

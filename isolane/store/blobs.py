@@ -1,8 +1,9 @@
 """Code blobs, content-addressed by SHA-256.
 
 `BlobStore` is the interface; `FileBlobStore` keeps blobs under the data dir (written to a
-temporary file, synced, then renamed, so a crash never leaves half a blob). An S3 store fills
-the same interface.
+temporary file, synced, then renamed, so a crash never leaves half a blob), owner-only:
+directories 0700, files 0600 (the temporary file's mode, kept by the rename). An S3 store
+fills the same interface.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Protocol
+
+from isolane.store.permissions import private_dir
 
 
 def digest_of(data: bytes) -> str:
@@ -39,7 +42,9 @@ class FileBlobStore:
     def __init__(self, data_dir: Path) -> None:
         self._data_dir = data_dir
         self._root = data_dir / "blobs" / "sha256"
-        self._root.mkdir(parents=True, exist_ok=True)
+        data_dir.parent.mkdir(parents=True, exist_ok=True)
+        for directory in (data_dir, self._root.parent, self._root):
+            private_dir(directory)
 
     def _path(self, digest: str) -> Path:
         if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
@@ -58,8 +63,8 @@ class FileBlobStore:
     def _write(path: Path, data: bytes) -> None:
         if path.exists():
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
+        private_dir(path.parent)
+        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")  # mode 0600
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)

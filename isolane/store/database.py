@@ -1,13 +1,16 @@
 """The metadata database: an async SQLAlchemy engine, migrated to head on start.
 
 SQLite (the embedded default) runs in WAL mode with a busy timeout so several server
-processes can share one file; PostgreSQL is a change of URL.
+processes can share one file; PostgreSQL is a change of URL. A SQLite file is created with
+mode 0600 before SQLite opens it: SQLite gives its -wal, -shm and -journal files the
+database file's mode, so they are owner-only too (tenants' KV values and logs are in them).
 """
 
 from __future__ import annotations
 
 import asyncio
 import fcntl
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -18,6 +21,8 @@ from alembic.config import Config
 from sqlalchemy import Connection, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from isolane.store.permissions import FILE_MODE, private_file
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -41,7 +46,18 @@ class Database:
         """Bring the schema to the newest revision (serialized across processes)."""
         await asyncio.to_thread(self._migrate_sync)
 
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The SQLite database's file, when it is one (not in memory)."""
+        if not self.is_sqlite or not self.url.database or self.url.database == ":memory:" or self.url.database.startswith("file:"):
+            return None
+        return Path(self.url.database)
+
     def _migrate_sync(self) -> None:
+        path = self.sqlite_path
+        if path is not None:  # owner-only from the first start, before SQLite creates it 0644
+            path.parent.mkdir(parents=True, exist_ok=True)
+            private_file(path)
         sync_url = self.url.set(drivername=self.url.get_backend_name())
         engine = create_engine(sync_url)
         if self.is_sqlite:
@@ -77,18 +93,18 @@ class _migration_lock:  # noqa: N801 - used as a context manager
     """Only one process migrates a SQLite database at a time: a file lock beside it."""
 
     def __init__(self, database: Database) -> None:
-        self._path: Path | None = None
-        if database.is_sqlite and database.url.database:
-            self._path = Path(database.url.database).with_suffix(".migrate.lock")
-        self._file = None
+        database_path = database.sqlite_path
+        self._path = database_path.with_suffix(".migrate.lock") if database_path is not None else None
+        self._fd: int | None = None
 
     def __enter__(self) -> None:
         if self._path is not None:
             self._path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(self._path, "a")  # noqa: SIM115
-            fcntl.flock(self._file, fcntl.LOCK_EX)
+            self._fd = os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
 
     def __exit__(self, *exc: object) -> None:
-        if self._file is not None:
-            fcntl.flock(self._file, fcntl.LOCK_UN)
-            self._file.close()
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None

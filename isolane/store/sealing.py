@@ -25,6 +25,8 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from isolane.store.permissions import private_dir
+
 log = logging.getLogger(__name__)
 
 KEY_BYTES = 32
@@ -119,7 +121,8 @@ def load_key(configured: str | None, data_dir: Path) -> bytes:
 def _create_key_file(path: Path) -> None:
     """Write a fresh key with mode 0600, atomically: when two servers start at once on one
     data dir, the first link wins and both read the same key."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
