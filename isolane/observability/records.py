@@ -4,9 +4,14 @@ Records are written by a background task in batches, so an invocation never wait
 database; the writer flushes what it holds when the server stops. Each batch is counted
 into the hourly usage in the same transaction (`usage.fold`).
 
+A record whose namespace was deleted while it ran is neither stored nor counted: the writer
+keeps only records whose namespace exists and was created before they started (`current`),
+so a namespace created again under the same name never finds the old one's records.
+
 Retention (`RecordSweeper`): a background task deletes records older than the maximum age
 and, per script, all but the newest N, every minute (and once shortly after start), in
-small batches, never on the invocation path. Usage counters are not touched by it.
+small batches, never on the invocation path. Usage counters are not touched by it. It also
+runs the sweeps it is given (`also`): finishing namespace deletions a crash interrupted.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +29,7 @@ from sqlalchemy import and_, delete, func, insert, select
 from isolane.clock import now_ms, to_iso
 from isolane.observability.usage import fold as fold_usage
 from isolane.store.database import Database
-from isolane.store.schema import invocations
+from isolane.store.schema import invocations, namespaces
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +39,12 @@ MAX_QUEUE = 50_000
 DELETE_BATCH = 500  # records deleted per statement (and transaction) by the sweeper
 FIRST_SWEEP_SECONDS = 5.0  # the first sweep after start, unless the sweep period is shorter
 DAY_MS = 86_400_000
+# A record that started up to this long before its namespace was created (by the clock of
+# another server) is the namespace's; one that started earlier belongs to a deleted
+# namespace of the same name. A name is created again at least 3 s after its deletion
+# (platform/deletion.py SETTLE_MS), and no server starts a deleted namespace's invocation
+# more than 1 s after it (its cached deployments expire), so the two never meet.
+CREATION_SKEW_MS = 1_000
 
 
 def new_record_id() -> str:
@@ -97,6 +108,7 @@ class RecordStore:
         self._writing: asyncio.Future[None] | None = None  # the write of `_batch`, once begun
         self._insert: Any = None  # the INSERT, compiled once for the database's dialect
         self.dropped = 0
+        self.discarded = 0  # records of namespaces deleted while they ran: not stored
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="record-writer")
@@ -138,7 +150,16 @@ class RecordStore:
                 order = self._insert.positiontup
                 params = [tuple(row[name] for name in order) for row in rows] if self._insert.positional and order else rows
                 await conn.exec_driver_sql(str(self._insert), params)
-                await fold_usage(conn, batch)
+                # After the INSERT: its write lock comes first (SQLite), so the namespaces
+                # read here stay as they are until the batch commits.
+                kept = await current(conn, batch)
+                if len(kept) < len(batch):
+                    ids = {record.id for record in kept}
+                    gone = [record.id for record in batch if record.id not in ids]
+                    await conn.execute(delete(invocations).where(invocations.c.id.in_(gone)))
+                    self.discarded += len(gone)
+                    log.info("discarded %d invocation records of deleted namespaces", len(gone))
+                await fold_usage(conn, kept)
         except Exception:  # noqa: BLE001 - a failed batch must not stop the writer
             log.exception("could not store %d invocation records", len(batch))
         finally:
@@ -214,6 +235,21 @@ class RecordStore:
         return [(int(started_at), float(wall_ms)) for started_at, wall_ms in rows]
 
 
+async def current(conn: Any, batch: list[InvocationRecord]) -> list[InvocationRecord]:
+    """The records of `batch` whose namespace exists and is the one they ran in (created
+    before they started, give or take CREATION_SKEW_MS), inside the caller's transaction.
+    The namespaces' rows are share-locked (PostgreSQL; SQLite has one writer at a time), so
+    a deletion waits for this batch and then deletes its records with the rest."""
+    names = sorted({record.namespace for record in batch})
+    query = select(namespaces.c.name, namespaces.c.created_at).where(namespaces.c.name.in_(names)).with_for_update(read=True)
+    created = {row.name: row.created_at for row in await conn.execute(query)}
+    return [
+        record
+        for record in batch
+        if record.namespace in created and record.started_at >= created[record.namespace] - CREATION_SKEW_MS
+    ]
+
+
 # The columns of `RecordStore.summaries`: every column stored before `logs` (SQLite reads a
 # row's columns in order, so these never touch a large log's overflow pages).
 SUMMARY_FIELDS = ("id", "namespace", "script", "version", "trigger", "started_at", "outcome", "status", "cpu_ms", "wall_ms")
@@ -247,11 +283,20 @@ def _script_records(
 class RecordSweeper:
     """Retention of invocation records, by age and by count per script, in the background."""
 
-    def __init__(self, db: Database, *, max_age_days: int, max_per_script: int, period_seconds: float) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        max_age_days: int,
+        max_per_script: int,
+        period_seconds: float,
+        also: Sequence[Callable[[], Awaitable[int]]] = (),
+    ) -> None:
         self._db = db
         self.max_age_days = max_age_days
         self.max_per_script = max_per_script
         self.period_seconds = period_seconds
+        self._also = tuple(also)  # other sweeps of the same rhythm (each returns the rows it deleted)
         self._task: asyncio.Task[None] | None = None
         self.deleted = 0
 
@@ -288,6 +333,8 @@ class RecordSweeper:
         if deleted:
             log.info("invocation record retention: deleted %d records", deleted)
         self.deleted += deleted
+        for sweep in self._also:  # they log what they do
+            await sweep()
         return deleted
 
     async def _sweep_counts(self) -> int:

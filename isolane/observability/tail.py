@@ -8,6 +8,10 @@ ones that started later.
 
 A subscriber never slows an invocation: each has a bounded buffer, and what does not fit
 is dropped and counted; the subscriber is told how many before its next record.
+
+A subscription ends when its namespace is deleted: at once on the server that deleted it
+(`end_namespace`), at the next poll on the others (the namespace is gone, or is another one
+created since under the same name).
 """
 
 from __future__ import annotations
@@ -27,9 +31,9 @@ from sqlalchemy import and_, or_, select
 
 from isolane.clock import now_ms
 from isolane.errors import TooManyRequests
-from isolane.observability.records import InvocationRecord, RecordStore, record_view
+from isolane.observability.records import CREATION_SKEW_MS, InvocationRecord, RecordStore, record_view
 from isolane.store.database import Database
-from isolane.store.schema import invocations
+from isolane.store.schema import invocations, namespaces
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +52,11 @@ class SharedView:
     """A record as the API shows it, shared by every subscriber of its script; encoded to
     JSON once, when first sent, however many streams send it."""
 
-    __slots__ = ("view", "_json")
+    __slots__ = ("view", "started_at", "_json")
 
-    def __init__(self, view: dict[str, Any]) -> None:
+    def __init__(self, view: dict[str, Any], started_at: int) -> None:
         self.view = view
+        self.started_at = started_at  # epoch ms
         self._json: bytes | None = None
 
     def json(self) -> bytes:
@@ -74,11 +79,16 @@ class TailEvent:
 class TailSubscription:
     """One watcher of one script: an async iterator of `TailEvent`s."""
 
-    def __init__(self, namespace: str, script: str, outcomes: frozenset[str] | None, sample: float) -> None:
+    def __init__(
+        self, namespace: str, script: str, outcomes: frozenset[str] | None, sample: float, created_at: int | None = None
+    ) -> None:
         self.namespace = namespace
         self.script = script
         self.outcomes = outcomes
         self.sample = sample
+        # When the watched namespace was created: records of a deleted namespace of the
+        # same name are not its, and another namespace under the name ends the subscription.
+        self.created_at = created_at
         self.dropped = 0  # in all
         self._unreported = 0  # dropped since the last `dropped` event
         self._buffer: deque[SharedView] = deque()
@@ -88,6 +98,8 @@ class TailSubscription:
 
     def offer(self, record: SharedView) -> None:
         """Take a record if it matches and fits; never blocks."""
+        if self.closed or (self.created_at is not None and record.started_at < self.created_at - CREATION_SKEW_MS):
+            return
         if self.outcomes is not None and record.view["outcome"] not in self.outcomes:
             return
         if self.sample < 1.0 and random.random() >= self.sample:
@@ -105,7 +117,9 @@ class TailSubscription:
         self._ready.set()
 
     def close(self) -> None:
+        """End the subscription at once: what its buffer holds is let go, unsent."""
         self.closed = True
+        self._buffer.clear()
         self._ready.set()
         for callback in self._on_close:
             callback()
@@ -116,7 +130,7 @@ class TailSubscription:
         self._on_close.append(callback)
 
     async def next(self, timeout: float | None = None) -> TailEvent | None:
-        """The next event; None when `timeout` passes first or the hub closed."""
+        """The next event; None when `timeout` passes first or the subscription closed."""
         while not self._buffer and not self._unreported:
             if self.closed:
                 return None
@@ -125,6 +139,8 @@ class TailSubscription:
                 await asyncio.wait_for(self._ready.wait(), timeout)
             except TimeoutError:
                 return None
+        if self.closed:
+            return None
         if self._unreported:
             event = TailEvent("dropped", {"dropped": self._unreported, "total_dropped": self.dropped})
             self._unreported = 0
@@ -166,8 +182,8 @@ class TailHub:
     def publish(self, record: InvocationRecord) -> None:
         subscriptions = self._watched.get((record.namespace, record.script))
         if subscriptions:
-            shared = SharedView(record.view())
-            for subscription in subscriptions:
+            shared = SharedView(record.view(), record.started_at)
+            for subscription in list(subscriptions):
                 subscription.offer(shared)
 
     def admit(self, namespace: str, script: str) -> None:
@@ -187,8 +203,9 @@ class TailHub:
     async def subscribe(
         self, namespace: str, script: str, *, outcomes: frozenset[str] | None = None, sample: float = 1.0
     ) -> AsyncIterator[TailSubscription]:
-        subscription = TailSubscription(namespace, script, outcomes, sample)
-        if self._closed:
+        created_at = await self._created_at(namespace)
+        subscription = TailSubscription(namespace, script, outcomes, sample, created_at)
+        if self._closed or created_at is None:  # stopping, or the namespace was deleted meanwhile
             subscription.close()
         key = (namespace, script)
         self._watched.setdefault(key, set()).add(subscription)
@@ -206,15 +223,26 @@ class TailHub:
                 if not watchers:
                     del self._watched[key]
 
+    def end_namespace(self, namespace: str) -> None:
+        """End every subscription to the namespace's scripts (it was deleted): at once."""
+        for (ns, _), subscriptions in list(self._watched.items()):
+            if ns == namespace:
+                for subscription in list(subscriptions):
+                    subscription.close()
+
     def close(self) -> None:
         """End every subscription (the server is stopping): open streams finish at once."""
         self._closed = True
-        for subscriptions in self._watched.values():
-            for subscription in subscriptions:
+        for subscriptions in list(self._watched.values()):
+            for subscription in list(subscriptions):
                 subscription.close()
         if self._poller is not None:
             self._poller.cancel()
             self._poller = None
+
+    async def _created_at(self, namespace: str) -> int | None:
+        async with self._db.connect() as conn:
+            return (await conn.execute(select(namespaces.c.created_at).where(namespaces.c.name == namespace))).scalar()
 
     async def _poll(self) -> None:
         delivered: dict[str, int] = {}  # ids of other servers' records already seen -> stored_at
@@ -223,11 +251,26 @@ class TailHub:
             while self._watched:
                 await asyncio.sleep(self._poll_seconds)
                 try:
+                    await self._end_deleted()
                     since = await self._poll_once(delivered, since)
                 except Exception:  # noqa: BLE001 - the store may be briefly unavailable
                     log.exception("live tail: could not read records from the store")
         finally:
             self._poller = None
+
+    async def _end_deleted(self) -> None:
+        """End the subscriptions whose namespace was deleted (by any server): it is gone,
+        or another namespace was created under its name since they began."""
+        names = sorted({ns for ns, _ in self._watched})
+        if not names:
+            return
+        async with self._db.connect() as conn:
+            rows = await conn.execute(select(namespaces.c.name, namespaces.c.created_at).where(namespaces.c.name.in_(names)))
+            created = {row.name: row.created_at for row in rows}
+        for (ns, _), subscriptions in list(self._watched.items()):
+            for subscription in list(subscriptions):
+                if created.get(ns) != subscription.created_at:
+                    subscription.close()
 
     async def _poll_once(self, delivered: dict[str, int], since: int) -> int:
         c = invocations.c
@@ -254,7 +297,7 @@ class TailHub:
             for subscription in self._watched.get((key.namespace, key.script), ()):
                 subscription.overflow()
         for row in rows:
-            shared = SharedView(record_view(row))
+            shared = SharedView(record_view(row), row.started_at)
             for subscription in self._watched.get((row.namespace, row.script), ()):
                 subscription.offer(shared)
         for key in (*fetch, *skip):

@@ -2,6 +2,9 @@
 
 A namespace's limits and quotas (platform/quotas.py) are set by admins; each server caches
 them for a second (`policy`), so other servers follow a change within that time.
+
+Deleting a namespace deletes everything it owns, its history too, before its name can be
+created again (platform/deletion.py).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from isolane.clock import now_ms, to_iso
 from isolane.errors import Conflict, NotFound
+from isolane.platform import deletion
 from isolane.platform.names import validate_name
 from isolane.platform.quotas import Policy, changed_settings, lock
 from isolane.store.database import Database
@@ -23,6 +27,11 @@ from isolane.singleflight import SingleFlight
 DEFAULT_NAMESPACE = "default"
 POLICY_CACHE_SECONDS = 1.0
 POLICIES_CACHED = 100_000
+CREATE_ATTEMPTS = 3  # a deletion of the same name can come between settling and creating
+
+
+class _DeletionPending(Exception):
+    """Raised inside a creating transaction to roll it back: a deletion of the name is pending."""
 
 
 def namespace_view(row: Any, script_count: int) -> dict[str, Any]:
@@ -49,13 +58,24 @@ class NamespaceService:
         (platform/quotas.py `parse_changes`); returns (namespace, created)."""
         validate_name(name, "namespace")
         created = False
-        try:
-            async with self._db.transaction() as conn:
-                await conn.execute(insert(namespaces).values(name=name, created_at=now_ms(), settings=changed_settings(None, changes or {})))
-            created = True
-        except IntegrityError:
-            if changes:
-                await self._change(name, changes)
+        for attempt in range(CREATE_ATTEMPTS):
+            # A namespace deleted under this name is purged (and other servers' caches of it
+            # expired) before the name is taken again: the new one sees nothing of it.
+            await deletion.settle(self._db, name)
+            try:
+                async with self._db.transaction() as conn:
+                    await conn.execute(insert(namespaces).values(name=name, created_at=now_ms(), settings=changed_settings(None, changes or {})))
+                    if await deletion.pending_in(conn, name):
+                        raise _DeletionPending
+                created = True
+                break
+            except _DeletionPending:
+                if attempt + 1 == CREATE_ATTEMPTS:
+                    raise Conflict(f"namespace {name!r} is being deleted: retry in a few seconds", code="namespace_being_deleted") from None
+            except IntegrityError:
+                if changes:
+                    await self._change(name, changes)
+                break
         self._policies.pop(name, None)
         return await self.get(name), created
 
@@ -110,11 +130,21 @@ class NamespaceService:
             return [namespace_view(row, row.script_count) for row in await conn.execute(query)]
 
     async def delete(self, name: str) -> None:
+        """Delete the namespace and what it owns in one transaction (platform/deletion.py):
+        from its commit on, the namespace, its scripts, KV, secrets, schedules and tokens
+        are gone. Its history (records, usage, cron leases) is then deleted by `purge`."""
         if name == DEFAULT_NAMESPACE:
             raise Conflict("the default namespace cannot be deleted", code="namespace_protected")
         async with self._db.transaction() as conn:
-            result = await conn.execute(delete(namespaces).where(namespaces.c.name == name))
-            await conn.execute(delete(rate_buckets).where(rate_buckets.c.namespace == name))
+            removed = await deletion.remove(conn, name)
         self._policies.pop(name, None)
-        if result.rowcount == 0:
+        if not removed:
             raise not_found(name)
+
+    async def purge(self, name: str) -> None:
+        """Delete the history of the namespace `name` deleted, in batches."""
+        await deletion.purge(self._db, name)
+
+    async def finish_deletions(self) -> int:
+        """Purge what interrupted deletions left (for the background sweep)."""
+        return await deletion.finish_deletions(self._db)

@@ -121,6 +121,7 @@ async def start_services(settings: Settings) -> Services:
             max_age_days=settings.records_max_age_days,
             max_per_script=settings.records_max_per_script,
             period_seconds=settings.records_sweep_seconds,
+            also=(namespace_service.finish_deletions,),
         ),
         tail=TailHub(db, records),
         logouts=LogoutService(db),

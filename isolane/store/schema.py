@@ -210,3 +210,13 @@ dashboard_logouts = Table(
     Column("expires_at", BigInteger, nullable=False),  # epoch seconds
 )
 
+# A namespace deleted whose history (invocation records, usage, cron leases: rows by name,
+# deleted in batches after the namespace itself) may not all be gone yet, or whose name
+# other servers may still know from their caches: the name is not created again until the
+# row is gone (platform/deletion.py).
+namespace_deletions = Table(
+    "namespace_deletions",
+    metadata,
+    Column("name", String(63), primary_key=True),
+    Column("deleted_at", BigInteger, nullable=False),  # epoch ms
+)

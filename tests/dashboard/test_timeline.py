@@ -7,12 +7,13 @@ import asyncio
 from pathlib import Path
 from types import SimpleNamespace
 
-from sqlalchemy import event
+from sqlalchemy import event, insert
 
 from isolane.dashboard.timeline import HOURS, script_timeline
 from isolane.observability.records import InvocationRecord, RecordStore
 from isolane.observability.usage import HOUR_MS, hour_of
 from isolane.store.database import Database
+from isolane.store.schema import namespaces
 
 LOGS = [{"level": "log", "message": "LOGTEXT" * 2000, "time": 0}]
 
@@ -21,6 +22,8 @@ def test_the_timeline_reads_timings_without_logs(tmp_path: Path) -> None:
     async def scenario() -> None:
         db = Database(f"sqlite+aiosqlite:///{tmp_path / 'r.db'}")
         await db.migrate()
+        async with db.transaction() as conn:  # records are stored for a namespace that exists
+            await conn.execute(insert(namespaces).values(name="ns", created_at=0))
         store = RecordStore(db)
         now = 1_700_000_000_000
         this_hour = hour_of(now)

@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from sqlalchemy import event
+from sqlalchemy import event, insert
 
 from isolane.clock import to_iso
 from isolane.observability.records import SUMMARY_FIELDS, InvocationRecord, RecordStore
 from isolane.store.database import Database
+from isolane.store.schema import namespaces
 
 BIG_LOG = [{"level": "log", "message": "LOGTEXT" * 2000, "time": 0}]
 
@@ -27,6 +28,8 @@ def test_summaries_and_timings_select_neither_logs_nor_errors(tmp_path: Path) ->
     async def scenario() -> None:
         db = Database(f"sqlite+aiosqlite:///{tmp_path / 'r.db'}")
         await db.migrate()
+        async with db.transaction() as conn:  # records are stored for a namespace that exists
+            await conn.execute(insert(namespaces).values(name="ns", created_at=0))
         store = RecordStore(db)
         written = [record("a", 1_000_000 + i, i, float(i)) for i in range(10)] + [record("b", 1_000_000, 99, 1.0)]
         await store._write(written)

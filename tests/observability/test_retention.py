@@ -6,13 +6,13 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from isolane.clock import now_ms
 from isolane.observability import records as records_module
 from isolane.observability.records import DAY_MS, InvocationRecord, RecordStore, RecordSweeper
 from isolane.store.database import Database
-from isolane.store.schema import invocations
+from isolane.store.schema import invocations, namespaces
 
 
 def record(script: str, at: int, n: int) -> InvocationRecord:
@@ -28,6 +28,8 @@ def test_sweep_by_age_and_count_in_batches(tmp_path: Path, monkeypatch) -> None:
     async def scenario() -> None:
         db = Database(f"sqlite+aiosqlite:///{tmp_path / 'r.db'}")
         await db.migrate()
+        async with db.transaction() as conn:  # records are stored for a namespace that exists
+            await conn.execute(insert(namespaces).values(name="ns", created_at=0))
         store = RecordStore(db)
         now = now_ms()
         old = [record("a", now - 8 * DAY_MS + i, i) for i in range(20)]  # past 7 days

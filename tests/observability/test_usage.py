@@ -6,13 +6,13 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from isolane.observability.records import InvocationRecord, RecordStore
 from isolane.observability.usage import HOUR_MS, UsageQuery, aggregate, read_usage, upsert_statement
 from isolane.store.database import Database
-from isolane.store.schema import invocations, usage_hourly
+from isolane.store.schema import invocations, namespaces, usage_hourly
 
 HOUR = 1_795_802_400_000  # a whole hour: 2026-11-27T18:00:00Z
 
@@ -51,6 +51,8 @@ def test_batches_add_up_and_a_failed_batch_counts_nothing(tmp_path: Path) -> Non
     async def scenario() -> None:
         db = Database(f"sqlite+aiosqlite:///{tmp_path / 'usage.db'}")
         await db.migrate()
+        async with db.transaction() as conn:  # records are stored for a namespace that exists
+            await conn.execute(insert(namespaces).values(name="ns", created_at=0))
         store = RecordStore(db)
         try:
             await store._write([record("a"), record("a", "exception")])
@@ -88,6 +90,8 @@ def test_stopping_waits_for_a_write_in_progress(tmp_path: Path) -> None:
     async def scenario() -> None:
         db = Database(f"sqlite+aiosqlite:///{tmp_path / 'stop.db'}")
         await db.migrate()
+        async with db.transaction() as conn:  # records are stored for a namespace that exists
+            await conn.execute(insert(namespaces).values(name="ns", created_at=0))
         store = SlowStore(db)
         store.start()
         for _ in range(5):

@@ -37,12 +37,15 @@ async def list_namespaces(request: Request) -> JSONResponse:
     "/{ns}",
     status_code=201,
     response_model=Namespace,
-    responses={**also(200, Namespace, "The namespace existed (its settings updated)"), **errors(400, 413)},
+    responses={**also(200, Namespace, "The namespace existed (its settings updated)"), **errors(400, 409, 413)},
     openapi_extra={**access(Access.ADMIN)["openapi_extra"], **json_body(NamespaceSettings, required=False)},
 )
 async def put_namespace(ns: str, request: Request) -> JSONResponse:
     """Create (201) or confirm (200) a namespace; an optional body `{"limits", "quotas",
-    "dispatcher", "outbound"}` replaces those of its settings it names."""
+    "dispatcher", "outbound"}` replaces those of its settings it names. A name whose
+    namespace was deleted less than 3 s ago is created once those seconds have passed
+    (other servers' caches of the old one expire); 409 `namespace_being_deleted` if it is
+    deleted again meanwhile."""
     services = request.app.state.services
     body = await read_limited(request, MAX_SETTINGS_BODY, "body")
     settings = parse_json(NamespaceSettings, body, code="invalid_request", codes=SETTINGS_CODES, optional=True)
@@ -63,8 +66,18 @@ async def get_namespace(ns: str, request: Request) -> JSONResponse:
 
 @router.delete("/{ns}", response_model=NamespaceDeleted, responses=errors(404, 409), **access(Access.ADMIN))
 async def delete_namespace(ns: str, request: Request) -> JSONResponse:
-    """Delete the namespace with its scripts and tokens (`default` is protected: 409)."""
+    """Delete the namespace and everything it owns: scripts (versions, deployments, secrets,
+    tags, schedules), KV namespaces and their values, the tokens scoped to it, its rate
+    bucket, and its history (invocation records, usage, cron leases); its open live tails
+    end, on every server. A namespace created again under the name (`PUT`, 3 s after this
+    at the earliest) finds nothing of this one (`default` is protected: 409)."""
     services = request.app.state.services
     await services.namespaces.delete(ns)
-    await services.tokens.delete_for_namespace(ns)
+    # Gone from the store; now from this server's memory (other servers' caches expire
+    # within seconds, and their tails notice at their next poll).
+    services.tail.end_namespace(ns)
+    services.scripts.forget_namespace(ns)
+    services.rates.forget(ns)
+    await services.tokens.delete_for_namespace(ns)  # deleted with the namespace: clears the token cache
+    await services.namespaces.purge(ns)
     return JSONResponse({"name": ns, "deleted": True})
