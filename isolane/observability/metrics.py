@@ -65,6 +65,7 @@ class PipelineCollector(Collector):
         self.tail_dropped = 0
         self.queued = 0
         self.refused = 0
+        self.tail_buffered_bytes = 0
 
     def collect(self) -> Iterable[Metric]:
         lost = CounterMetricFamily("isolane_records_dropped", "Invocation records lost because the writer's queue was full.")
@@ -82,6 +83,11 @@ class PipelineCollector(Collector):
         refused = CounterMetricFamily("isolane_invocations_refused", "Invocations refused 503 overloaded by admission.")
         refused.add_metric([], float(self.refused))
         yield refused
+        buffered = GaugeMetricFamily(
+            "isolane_tail_buffered_bytes", "Bytes of records held for live tail subscribers (each record counted once)."
+        )
+        buffered.add_metric([], float(self.tail_buffered_bytes))
+        yield buffered
 
 
 class Metrics:
@@ -154,6 +160,7 @@ class Metrics:
         retirements: int = 0,
         queued: int = 0,
         refused: int = 0,
+        tail_buffered_bytes: int = 0,
     ) -> bytes:
         """The text exposition, with the state as given (no await in between)."""
         self.supervisor.snapshot = executors
@@ -164,4 +171,5 @@ class Metrics:
         self.pipeline.tail_dropped = tail_dropped
         self.pipeline.queued = queued
         self.pipeline.refused = refused
+        self.pipeline.tail_buffered_bytes = tail_buffered_bytes
         return generate_latest(self.registry)

@@ -58,5 +58,6 @@ async def metrics(request: Request) -> Response:
         retirements=services.supervisor.retirements,
         queued=services.runner.admission.queued if services.runner.admission else 0,
         refused=services.runner.admission.refused if services.runner.admission else 0,
+        tail_buffered_bytes=services.tail.buffered_bytes,
     )
     return Response(body, media_type=CONTENT_TYPE)
