@@ -111,9 +111,11 @@ async def tail(
     """Server-Sent Events: `connected` once, then `invocation` (id: the record's id; data: the
     record as `GET /v1/invocations/{id}` shows it) for each invocation as it completes, on
     this server or any other sharing the store; `dropped` (`{"dropped", "total_dropped"}`)
-    when a slow consumer missed records; a `: keep-alive` comment every 15 s of silence.
-    The stream ends when the token is revoked. At most 10 tails per script and 50 per
-    namespace are open on a server (429 `too_many_tails`)."""
+    when a slow consumer missed records (a stream's buffer holds at most 256 records and
+    8 MiB, a namespace's streams 16 MiB and a server's 64 MiB); a `: keep-alive` comment
+    every 15 s of silence. The stream ends when the token is revoked or the namespace
+    deleted. At most 10 tails per script and 50 per namespace are open on a server (429
+    `too_many_tails`)."""
     validate_name(name, "script")
     outcomes = parse_outcomes(outcome)
     fraction = parse_sample(sample)
