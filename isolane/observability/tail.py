@@ -180,7 +180,10 @@ class TailSubscription:
             return
         if not self.wants(record.outcome):
             return
-        if len(self._buffer) >= BUFFER or self.bytes + record.size > BUFFER_BYTES or not self._budget.take(record):
+        if len(self._buffer) >= BUFFER:  # full by count: dropped without encoding the record
+            self.overflow()
+            return
+        if self.bytes + record.size > BUFFER_BYTES or not self._budget.take(record):
             self.overflow()
             return
         self._buffer.append(record)
