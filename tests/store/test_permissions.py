@@ -58,7 +58,8 @@ def use_everything(server) -> None:
             "metadata": (None, f'{{"main_module": "main.js", "bindings": [{{"type": "kv_namespace", "name": "STORE", "namespace_id": "{kv}"}}]}}', "application/json"),
             "main.js": ("main.js", WORKER.encode(), "application/javascript+module"),
         }
-        assert admin.put("/v1/namespaces/private/scripts/app", files=files).status_code in (200, 201)
+        uploaded = admin.put("/v1/namespaces/private/scripts/app", files=files)
+        assert uploaded.status_code in (200, 201), uploaded.text
         secret = admin.put("/v1/namespaces/private/scripts/app/secrets", json={"name": "TOKEN", "text": "s3cret", "type": "secret_text"})
         assert secret.status_code in (200, 201), secret.text
         for _ in range(3):
