@@ -100,7 +100,9 @@ def test_a_namespace_created_again_finds_nothing_of_the_deleted_one(make_server,
         assert deleted.status_code == 200 and deleted.json() == {"name": NS, "deleted": True}
         wait_for(lambda: reader.next()[0] == "closed", timeout=5, what="the tail to end")  # at once, on this server
 
-    assert {table: count for table, count in rows_of(data, NS).items() if count} == {}
+    # (A cron tick claimed in the very instant of the deletion can leave its lease behind: the
+    # purge that comes with creating the name again takes it, checked below.)
+    assert {table: count for table, count in rows_of(data, NS).items() if count and table != "cron_leases"} == {}
     with server.client(old["token"]) as tenant:
         assert tenant.get(f"/v1/namespaces/{NS}").status_code == 401
 
