@@ -27,6 +27,7 @@ import orjson
 from sqlalchemy import and_, delete, func, insert, select
 
 from isolane.clock import now_ms, to_iso
+from isolane.observability.usage import charge_cpu
 from isolane.observability.usage import fold as fold_usage
 from isolane.store.database import Database
 from isolane.store.schema import invocations, namespaces
@@ -165,6 +166,17 @@ class RecordStore:
         finally:
             for record in batch:
                 self._pending.pop(record.id, None)
+
+    async def charge_late_cpu(self, namespace: str, script: str, cpu_ms: float) -> None:
+        """Count CPU an isolate burnt after its invocation ended at a limit (it ignored
+        termination) in the script's usage, if its namespace still exists."""
+        try:
+            async with self._db.transaction() as conn:
+                query = select(namespaces.c.name).where(namespaces.c.name == namespace).with_for_update(read=True)
+                if (await conn.execute(query)).first() is not None:
+                    await charge_cpu(conn, namespace, script, now_ms(), cpu_ms)
+        except Exception:  # noqa: BLE001 - usage is best effort here; the metric counts it too
+            log.exception("could not count %.1f ms of late CPU of %s/%s", cpu_ms, namespace, script)
 
     async def stop(self) -> None:
         if self._task is not None:

@@ -89,6 +89,15 @@ async def fold(conn: AsyncConnection, records: Iterable[InvocationRecord]) -> No
         await conn.execute(upsert_statement(conn.dialect.name), rows)
 
 
+async def charge_cpu(conn: AsyncConnection, namespace: str, script: str, at_ms: int, cpu_ms: float) -> None:
+    """Add CPU to a script's hour without an invocation: what an isolate ended by a limit
+    burnt before it stopped (it ignored termination), after its record was stored."""
+    row = {**dict(zip(KEY, (namespace, script, hour_of(at_ms)))), **dict.fromkeys(COUNTERS, 0)}
+    row["cpu_ms"] = float(cpu_ms)
+    row["wall_ms"] = 0.0
+    await conn.execute(upsert_statement(conn.dialect.name), [row])
+
+
 # ---- reading
 
 

@@ -40,11 +40,16 @@ class Runner:
         self._records = records
         self.metrics = metrics if metrics is not None else Metrics()
         self.admission = admission
+        self._charges: set[asyncio.Task[None]] = set()
         supervisor.on_late_cpu = self._late_cpu
 
     def _late_cpu(self, key: tuple[str, ...], cpu_ms: float) -> None:
-        """An isolate ended by a limit kept burning CPU until it stopped: still counted."""
+        """An isolate ended by a limit kept burning CPU until it stopped: still counted, in
+        the metrics and in the script's usage."""
         self.metrics.late_cpu(key[0], cpu_ms)
+        task = asyncio.ensure_future(self._records.charge_late_cpu(key[0], key[1], cpu_ms))
+        self._charges.add(task)
+        task.add_done_callback(self._charges.discard)
 
     async def run(
         self,

@@ -52,8 +52,12 @@ def test_work_that_ignores_termination_retires_its_executor_and_fails_nobody_els
     assert verdict_seconds < 2.0, verdict_seconds  # the verdict comes at once, not after the stall
     assert metric(abuse_server, "isolane_executor_retirements_total") >= 1
     assert metric(abuse_server, "isolane_executor_restarts_total") == 0
-    # The CPU burnt after the verdict, while the isolate ignored termination, is counted.
+    # The CPU burnt after the verdict, while the isolate ignored termination, is counted:
+    # in the metrics, and in the namespace's usage beyond its two records' 50 ms each.
     assert metric(abuse_server, "isolane_cpu_after_limit_seconds_total", 'namespace="mallory"') > 0.5
+    with tenant.client() as client:
+        usage = client.get(f"/v1/namespaces/{tenant.namespace}/usage", params={"script": "stall"}).json()
+    assert usage["totals"]["invocations"] == 2 and usage["totals"]["cpu_ms"] > 500, usage["totals"]
     with abuse_server.admin() as admin:
         executors = admin.get("/v1/system/executors").json()["items"]
     assert len(executors) == 2 and all(executor["alive"] for executor in executors)
