@@ -22,6 +22,12 @@ DEFAULT_MAX_INFLIGHT = 256
 DEFAULT_MAX_INFLIGHT_PER_NAMESPACE = 64
 DEFAULT_MAX_QUEUED = 256
 DEFAULT_MAX_QUEUE_WAIT_MS = 5000
+# HTTP connections (server/http_limits.py). 32 KiB of request head is Cloudflare's own limit.
+DEFAULT_MAX_HEADER_BYTES = 32 * 1024
+DEFAULT_MAX_HEADER_FIELDS = 100
+DEFAULT_HEADER_TIMEOUT = 10.0
+DEFAULT_BODY_TIMEOUT = 30.0
+DEFAULT_KEEP_ALIVE_TIMEOUT = 5  # uvicorn's default
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,11 @@ class Settings:
     max_inflight_per_namespace: int = DEFAULT_MAX_INFLIGHT_PER_NAMESPACE
     max_queued: int = DEFAULT_MAX_QUEUED
     max_queue_wait_ms: int = DEFAULT_MAX_QUEUE_WAIT_MS
+    max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
+    max_header_fields: int = DEFAULT_MAX_HEADER_FIELDS
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT  # seconds
+    body_timeout: float = DEFAULT_BODY_TIMEOUT  # seconds
+    keep_alive_timeout: int = DEFAULT_KEEP_ALIVE_TIMEOUT  # seconds
     # base64 of 32 bytes; None: DATA_DIR/secrets.key, generated on the first start
     secrets_key: str | None = field(default=None, repr=False)
 

@@ -12,7 +12,12 @@ import typer
 
 from isolane import __version__
 from isolane.config import (
+    DEFAULT_BODY_TIMEOUT,
     DEFAULT_DISPATCH_DOMAIN,
+    DEFAULT_HEADER_TIMEOUT,
+    DEFAULT_KEEP_ALIVE_TIMEOUT,
+    DEFAULT_MAX_HEADER_BYTES,
+    DEFAULT_MAX_HEADER_FIELDS,
     DEFAULT_MAX_INFLIGHT,
     DEFAULT_MAX_INFLIGHT_PER_NAMESPACE,
     DEFAULT_MAX_QUEUE_WAIT_MS,
@@ -162,6 +167,36 @@ def serve(
             envvar="ISOLANE_MAX_QUEUE_WAIT_MS", min=0, help="How long an invocation waits for a slot before 503 overloaded, ms."
         ),
     ] = DEFAULT_MAX_QUEUE_WAIT_MS,
+    max_header_bytes: Annotated[
+        int,
+        typer.Option(
+            envvar="ISOLANE_MAX_HEADER_BYTES", min=1024, help="Largest request head (request line and headers), in bytes (431 above)."
+        ),
+    ] = DEFAULT_MAX_HEADER_BYTES,
+    max_header_fields: Annotated[
+        int, typer.Option(envvar="ISOLANE_MAX_HEADER_FIELDS", min=1, help="Most header fields in a request (431 above).")
+    ] = DEFAULT_MAX_HEADER_FIELDS,
+    header_timeout: Annotated[
+        float,
+        typer.Option(
+            envvar="ISOLANE_HEADER_TIMEOUT",
+            min=0.1,
+            help="Seconds a client has to send a whole request head, from the connection's start"
+            " or the next request's first byte; then the connection is closed (408 if part of a head came).",
+        ),
+    ] = DEFAULT_HEADER_TIMEOUT,
+    body_timeout: Annotated[
+        float,
+        typer.Option(
+            envvar="ISOLANE_BODY_TIMEOUT",
+            min=0.1,
+            help="Seconds the server waits for the next bytes of a request body it is reading; then the request ends (408).",
+        ),
+    ] = DEFAULT_BODY_TIMEOUT,
+    keep_alive_timeout: Annotated[
+        int,
+        typer.Option(envvar="ISOLANE_KEEP_ALIVE_TIMEOUT", min=1, help="Seconds an idle connection is kept open between requests."),
+    ] = DEFAULT_KEEP_ALIVE_TIMEOUT,
     log_level: Annotated[str, typer.Option(envvar="ISOLANE_LOG_LEVEL", help="debug, info, warning or error.")] = "info",
     log_format: Annotated[
         str,
@@ -227,6 +262,11 @@ def serve(
         max_inflight_per_namespace=max_inflight_per_namespace,
         max_queued=max_queued,
         max_queue_wait_ms=max_queue_wait_ms,
+        max_header_bytes=max_header_bytes,
+        max_header_fields=max_header_fields,
+        header_timeout=header_timeout,
+        body_timeout=body_timeout,
+        keep_alive_timeout=keep_alive_timeout,
     )
     run(settings, log_level=log_level, log_format=log_format)
 
