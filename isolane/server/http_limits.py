@@ -87,7 +87,9 @@ class _BodyWaitFlow(FlowControl):
         self._on_resume = on_resume
 
     def resume_reading(self) -> None:
-        super().resume_reading()
+        if self.read_paused:  # uvicorn's, inlined: this runs twice per request
+            self.read_paused = False
+            self._transport.resume_reading()
         self._on_resume()
 
 
