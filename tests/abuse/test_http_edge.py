@@ -25,6 +25,7 @@ from tests.server.raw_http import connect, head, parse, read_response, read_unti
 
 MiB = 1024 * 1024
 HEADER_TIMEOUT = 1.0
+MAX_HEADER_BYTES = 4096
 BODY_TIMEOUT = 1.0
 KEEP_ALIVE_TIMEOUT = 3
 
@@ -87,6 +88,7 @@ def strict_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "--header-timeout", str(HEADER_TIMEOUT),
         "--body-timeout", str(BODY_TIMEOUT),
         "--keep-alive-timeout", str(KEEP_ALIVE_TIMEOUT),
+        "--max-header-bytes", str(MAX_HEADER_BYTES),
         admin_token=ADMIN_TOKEN,
     ).start()  # fmt: skip
     with instance.admin() as admin:
@@ -97,6 +99,13 @@ def strict_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         )
     yield instance
     instance.stop()
+
+
+def test_the_head_cap_is_the_servers_option(strict_server: Server) -> None:
+    with connect(strict_server) as sock:
+        sock.sendall(head("/healthz", "X-Pad: " + "p" * MAX_HEADER_BYTES))
+        [response] = parse(read_until_closed(sock))
+    assert response.status == 431 and f"limit of {MAX_HEADER_BYTES} bytes" in response.json()["error"]["message"]
 
 
 def test_a_connection_that_sends_nothing_is_closed_after_the_header_timeout(strict_server: Server) -> None:
@@ -147,6 +156,24 @@ def test_a_slow_body_within_the_body_timeout_streams_on(strict_server: Server) -
     with strict_server.client() as client:
         response = client.post("/v1/namespaces/default/scripts/reader/invoke", content=slow_body())
     assert response.status_code == 200 and response.text == "read 4000"
+
+
+def test_a_body_trickled_after_an_early_response_is_cut_off(strict_server: Server) -> None:
+    """A response sent before the body was read (401 here) leaves the rest of the body, and
+    the next head, the head timeout: trickling the body does not hold the connection."""
+    request = head("/upload", "Content-Type: text/plain", "Content-Length: 1000000", method="POST")
+    with connect(strict_server) as sock:
+        sock.sendall(request + b"z" * 1000)
+        assert read_response(sock).status == 401
+        started = time.monotonic()
+        try:
+            while not select.select([sock], [], [], 0.1)[0]:  # until the server closes
+                sock.send(b"z")
+                assert time.monotonic() - started < HEADER_TIMEOUT + 4, "the trickled body held the connection"
+            assert read_until_closed(sock) == b""
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+    assert time.monotonic() - started >= HEADER_TIMEOUT * 0.9
 
 
 def test_keep_alive_connections_idle_between_requests_until_the_keep_alive_timeout(strict_server: Server) -> None:
