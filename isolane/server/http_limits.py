@@ -9,11 +9,13 @@ stays open for ever, until the process runs out of file descriptors.
 `LimitedHttpProtocol` adds, per connection:
 
 - a cap on the request head (request line and headers), counted as bytes arrive: the
-  parser never sees more than the cap of one head. Beyond it, or beyond the number of
-  header fields allowed, the client gets 431 `request_header_too_large`;
+  parser is never fed more than the cap of a head (give or take one read for pipelined
+  requests). Beyond it, or beyond the number of header fields allowed, the client gets
+  431 `request_header_too_large`;
 - a head timeout: a head must be complete within it after the connection opens, or after
   the first byte of the next request on a kept-alive connection (idle time between
-  requests is uvicorn's keep-alive timeout). A client that sent part of a head gets 408
+  requests is uvicorn's keep-alive timeout), or after a response sent before the body
+  was read (the rest of the body counts). A client that sent part of a head gets 408
   `request_header_timeout`; an idle connection is just closed;
 - a body timeout: when the app waits for request body bytes and none come for that long,
   the request ends (408 `request_body_timeout` if no response has started) and the
@@ -25,7 +27,9 @@ only while a head is open, and timers are lazy (a deadline is an attribute set p
 one timer per connection and kind re-arms itself when it fires early).
 
 This relies on uvicorn's internals (pinned in pyproject.toml): the parser callbacks,
-`cycle`, `flow`, `pipeline` and `_unset_keepalive_if_required`.
+`parser`, `headers`, `cycle`, `flow`, `server_state` and the upgrade and keep-alive
+helpers. The tests in tests/server/test_http_limits.py and tests/abuse/test_http_edge.py
+fail if an upgrade changes them.
 """
 
 from __future__ import annotations
@@ -157,6 +161,9 @@ class LimitedHttpProtocol(HttpToolsProtocol):
                 self.transport.close()
             return
         self._body_wait_since = None  # bytes came: a wait for body, if any, is over
+        # Counted: reads that start within a head. A head that starts within a read after
+        # the end of an earlier message (pipelining) is counted from the next read, so it
+        # may pass the cap by up to one read (uvloop reads 256 KiB at most): linear cost.
         if self._head_open:
             if self._head_deadline is None:  # the first byte of a request on a kept-alive connection
                 self._start_head_clock()
