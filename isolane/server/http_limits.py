@@ -28,8 +28,8 @@ one timer per connection and kind re-arms itself when it fires early).
 
 This relies on uvicorn's internals (pinned in pyproject.toml): the parser callbacks,
 `parser`, `headers`, `cycle`, `flow`, `server_state` and the upgrade and keep-alive
-helpers. The tests in tests/server/test_http_limits.py and tests/abuse/test_http_edge.py
-fail if an upgrade changes them.
+helpers; tests/server/test_http_limits.py and tests/abuse/test_http_edge.py exercise
+them: run them on any upgrade of uvicorn.
 """
 
 from __future__ import annotations
