@@ -161,6 +161,7 @@ class Isolate:
         self._heap_limit = -1
         self.max_result_bytes: int | None = None  # evaluations' string results, once serving
         self.last_cpu_ns = 0
+        self.closing_bytes = 0  # memory outside the heap it held when its close began
         self.tid = 0
         self._v8_isolate = 0  # v8::Isolate*, for its external-memory counter
         self._identify = False
@@ -324,6 +325,8 @@ class Isolate:
         with self._close_lock:
             if self._closed:
                 return
+            if self._v8_isolate:
+                self.closing_bytes = _v8().external_bytes(self._v8_isolate)
             self._closed = True
         self.cpu_ns()  # the last reading while the thread still runs
         self._dll.mr_free_context(self._ctx)

@@ -123,6 +123,10 @@ class Watchdog:
 
     def _relieve(self, excess: int, runs: list[Watched], rss: int) -> None:
         """The process is over its resident-memory ceiling by `excess` bytes."""
+        # Isolates being closed give their memory back soon: no one else pays for it.
+        excess -= sum(isolate.closing_bytes for isolate in self._closer.closing())
+        if excess <= 0:
+            return
         freed = asyncio.run_coroutine_threadsafe(_call(self._evict_idle, excess), self._loop)
         try:
             if freed.result(timeout=0.2) >= min(excess, RSS_GROWTH_BYTES):
