@@ -35,6 +35,7 @@ MAX_CHUNK_CHARS = (64 * 1024 + 2) // 3 * 4  # one streamed piece (runtime: 64 Ki
 MAX_CHUNKS_CHARS = 2 * 1024 * 1024  # all pieces of one state (runtime: ~256 KiB + one piece)
 MAX_CALLS = 10_000  # host calls started in one step (subrequests are capped at 1,000 anyway)
 MAX_OP_CHARS = 64
+MAX_RESULT_CHARS = 1024 * 1024  # a seed run's result, as JSON text (the runtime's cap too)
 
 LOG_LEVELS = frozenset({"log", "info", "debug", "warn", "error"})
 MAX_LOG_ENTRIES = 1001  # the runtime keeps 1000, then adds a note of what it dropped
@@ -115,7 +116,7 @@ def read_state(text: Any) -> State:
     if "chunks" in raw:
         state.chunks, state.chunk_bytes = _chunks(raw["chunks"])
     if done:
-        state.result = raw.get("result")
+        state.result = _result(raw.get("result"))
         state.error = error_info(raw.get("error"))
         state.logs = logs(raw.get("logs"))
     return state
@@ -223,6 +224,18 @@ def _calls(value: Any) -> list[HostCall]:
             raise BoundaryViolation("a host call has no valid operation name")
         calls.append(HostCall(call_id, op, call.get("args")))
     return calls
+
+
+def _result(value: Any) -> Any:
+    """The completion value: JSON text in a string, at most MAX_RESULT_CHARS."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > MAX_RESULT_CHARS:
+        raise BoundaryViolation(f"the result is not JSON text of at most {MAX_RESULT_CHARS} characters")
+    try:
+        return orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        raise BoundaryViolation("the result is not JSON") from exc
 
 
 def error_info(value: Any) -> dict[str, Any] | None:

@@ -28,7 +28,7 @@ def test_a_well_formed_state_is_read() -> None:
     assert read.response is not None and read.response.status == 200 and read.response.body == ("text", "hi")
     assert read.response.to_wire() == {"status": 200, "headers": [["content-type", "text/plain"]], "body": {"text": "hi"}}
     assert [call.op for call in read.calls] == ["kv.get"] and read.chunk_bytes == 2 and read.next_at_ms == 1.5e12
-    done = read_state(orjson.dumps({"done": True, "result": [1], "error": None, "logs": [{"level": "log", "message": "x", "time": 1}]}).decode())
+    done = read_state(orjson.dumps({"done": True, "result": "[1]", "error": None, "logs": [{"level": "log", "message": "x", "time": 1}]}).decode())
     assert done.done and done.result == [1] and done.logs == [{"level": "log", "message": "x", "time": 1}]
 
 
@@ -67,6 +67,9 @@ def test_a_well_formed_state_is_read() -> None:
         state(next="soon"),
         state(next="1e999"),
         orjson.dumps({"done": True, "error": "boom"}).decode(),
+        orjson.dumps({"done": True, "result": [1]}).decode(),
+        orjson.dumps({"done": True, "result": "{not json"}).decode(),
+        orjson.dumps({"done": True, "result": "1" * (1024 * 1024 + 1)}).decode(),
         orjson.dumps({"done": True, "logs": [{"level": "shout", "message": "x", "time": 1}]}).decode(),
         orjson.dumps({"done": True, "logs": [{"level": "log", "message": 1, "time": 1}]}).decode(),
         orjson.dumps({"done": True, "logs": {"level": "log"}}).decode(),

@@ -138,7 +138,8 @@ function state() {
   clearTimers();
   MapPrototypeClear(pendingCalls); // answers to calls of a finished invocation have nowhere to go
   if (finished.streamError !== null && finished.error === null) finished.error = describeError(finished.streamError);
-  return `{"done":true,${news}"result":${finished.result},"error":${jsonOf(finished.error)},"logs":${jsonOf(resetLogs())}}`;
+  // The result travels as JSON text inside a string, so the host can bound it before parsing.
+  return `{"done":true,${news}"result":${JSONStringify(finished.result)},"error":${jsonOf(finished.error)},"logs":${jsonOf(resetLogs())}}`;
 }
 
 function step(body) {
