@@ -11,9 +11,9 @@ from pathlib import Path
 
 import orjson
 
-from isolane.linker.bundler import BundleFailure, bundle, write_guard_files
+from isolane.linker.bundler import BundleFailure, bundle, transpile_failure, write_guard_files
 from isolane.linker.errors import LinkError
-from isolane.linker.imports import find_imports, resolve
+from isolane.linker.imports import UnreadableSyntax, find_imports, resolve
 from isolane.linker.modules import MAX_MODULES, Module, ModuleType, validate_module_name
 
 ENTRY = "entry.js"
@@ -63,9 +63,13 @@ def _check(modules: list[Module], main: str) -> dict[str, Module]:
     return by_name
 
 
+def _disk_names(by_name: dict[str, Module]) -> dict[str, str]:
+    return {name: f"{index}{_DISK_EXTENSION[m.type]}" for index, (name, m) in enumerate(by_name.items())}
+
+
 def _prepare(by_name: dict[str, Module], main: str) -> tuple[dict[str, bytes], dict[str, str]]:
     """The files the bundler gets: opaque names (`3.ts`), imports rewritten to them."""
-    disk_names = {name: f"{index}{_DISK_EXTENSION[m.type]}" for index, (name, m) in enumerate(by_name.items())}
+    disk_names = _disk_names(by_name)
     names = set(by_name)
     files: dict[str, bytes] = {}
     for name, module in by_name.items():
@@ -82,22 +86,30 @@ def _prepare(by_name: dict[str, Module], main: str) -> tuple[dict[str, bytes], d
             files[disk_names[name]] = text.encode()
             continue
         content = module.content
-        for site in sorted(find_imports(module), key=lambda s: s.start, reverse=True):
+        pieces: list[bytes] = []
+        done = 0
+        for site in sorted(find_imports(module), key=lambda s: s.start):
             target = resolve(site, module, names)
             quote = content[site.start : site.start + 1]
             replacement = quote + f"./{disk_names[target]}".encode() + quote
             # Pad to the original width so columns after the import stay where they were.
             replacement += b" " * max(site.end - site.start - len(replacement), 0)
-            content = content[: site.start] + replacement + content[site.end :]
-        files[disk_names[name]] = content
+            pieces += (content[done : site.start], replacement)
+            done = site.end
+        pieces.append(content[done:])
+        files[disk_names[name]] = b"".join(pieces)
     files[ENTRY] = f'import * as main from "./{disk_names[main]}";\n{EXPORTS_HOOK}(main);\n'.encode()
     return files, {disk: name for name, disk in disk_names.items()}
 
 
 async def link(modules: list[Module], main: str) -> LinkedScript:
-    """Link `modules` (entry point `main`) into one script, or raise LinkError."""
+    """Link `modules` (entry point `main`) into one script, or raise LinkError.
+    Every import is checked before the bundler runs (imports.py)."""
     by_name = _check(modules, main)
-    files, original_names = _prepare(by_name, main)
+    try:
+        files, original_names = _prepare(by_name, main)
+    except UnreadableSyntax as unreadable:
+        raise await _unreadable(by_name, unreadable) from None
     workdir = Path(tempfile.mkdtemp(prefix="isolane-link-"))
     try:
         write_guard_files(workdir)
@@ -109,10 +121,40 @@ async def link(modules: list[Module], main: str) -> LinkedScript:
     if isinstance(output, BundleFailure):
         raise _failure(output, original_names)
     _verify_inputs(output.metafile, set(files))
+    if output.extra_outputs:  # an asset copied in: the bundler read a file (a second line of defence)
+        raise LinkError("the upload could not be linked: it refers to files outside the upload", code="forbidden_import")
     return LinkedScript(
         code=_wrap(output.code),
         source_map=_rename_sources(output.source_map, original_names),
         modules=tuple(by_name),
+    )
+
+
+async def _unreadable(by_name: dict[str, Module], unreadable: UnreadableSyntax) -> LinkError:
+    """The error for a module the import check cannot parse: Bun's syntax error if Bun finds
+    one in that module alone (transpiling it resolves nothing), else a refusal: the module
+    may hold a request that the check cannot see."""
+    module = by_name[unreadable.module]
+    disk_name = _disk_names(by_name)[module.name]
+    workdir = Path(tempfile.mkdtemp(prefix="isolane-syntax-"))
+    try:
+        write_guard_files(workdir)
+        (workdir / disk_name).write_bytes(module.content)
+        failure = await transpile_failure(workdir, disk_name)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    if failure is not None and failure.path is not None and posixpath.basename(failure.path) == disk_name:
+        return _failure(failure, {disk_name: module.name})
+    where = f"{module.name}:{unreadable.line}:{unreadable.column}"
+    return LinkError(
+        f"{where}: syntax the import check cannot read. Uploads are checked for imports by a standard"
+        " JavaScript/TypeScript parser before they are bundled; non-standard forms (a template literal as an"
+        " import source, `export ... from ... with {...}`, proposals such as `import defer`) are refused:"
+        " write them in standard syntax",
+        code="unsupported_syntax",
+        module=module.name,
+        line=unreadable.line,
+        column=unreadable.column,
     )
 
 
