@@ -15,6 +15,7 @@ from isolane.linker.bundler import BundleFailure, bundle, transpile_failure, wri
 from isolane.linker.errors import LinkError
 from isolane.linker.imports import UnreadableSyntax, find_imports, resolve
 from isolane.linker.modules import MAX_MODULES, Module, ModuleType, validate_module_name
+from isolane.linker.sourcemap import with_checkpoints
 
 ENTRY = "entry.js"
 EXPORTS_HOOK = "__isolane_exports"
@@ -187,8 +188,10 @@ def _wrap(code: str) -> str:
 
 
 def _rename_sources(source_map: bytes, original_names: dict[str, str]) -> bytes:
+    """The map in the upload's names, without the sources' text, with the wrapper's line
+    offset and the checkpoints that let it be read a few lines at a time (sourcemap.py)."""
     data = orjson.loads(source_map)
     data["sources"] = [original_names.get(posixpath.basename(s), s) for s in data.get("sources", [])]
     data.pop("sourcesContent", None)
     data["x_isolane_line_offset"] = _WRAPPER_HEAD.count("\n")
-    return orjson.dumps(data)
+    return orjson.dumps(with_checkpoints(data))

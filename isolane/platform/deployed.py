@@ -35,6 +35,7 @@ from isolane.store.sealing import Sealer
 
 DEPLOYMENT_CACHE_SECONDS = 1.0
 SOURCE_MAPS_CACHED = 256
+SOURCE_MAP_CACHE_BYTES = 64 << 20  # the map of a 10 MB script is ~12 MB
 VALUE_BINDINGS = ("plain_text", "json")
 
 
@@ -106,6 +107,7 @@ class DeployedVersions:
         self._deployments: dict[tuple[str, str], tuple[float, Rollout | None]] = {}
         self._rollout_loads: SingleFlight[Rollout | None] = SingleFlight()
         self._source_maps: OrderedDict[str, SourceMap] = OrderedDict()
+        self._source_map_bytes = 0
 
     def remember(self, namespace: str, name: str, rollout: Rollout) -> None:
         """This server knows the new deployment already: its first request skips the store."""
@@ -228,9 +230,13 @@ class DeployedVersions:
             return None
         found = self._source_maps.get(blob)
         if found is None:
-            found = SourceMap.parse(await self._blobs.get(blob))
+            found = SourceMap.parse(await self._blobs.get(blob))  # parsed only if an error needs it
             self._source_maps[blob] = found
-            while len(self._source_maps) > SOURCE_MAPS_CACHED:
-                self._source_maps.popitem(last=False)
+            self._source_map_bytes += found.size
+            while len(self._source_maps) > SOURCE_MAPS_CACHED or self._source_map_bytes > SOURCE_MAP_CACHE_BYTES:
+                _, dropped = self._source_maps.popitem(last=False)
+                self._source_map_bytes -= dropped.size
+                if dropped is found:
+                    return found
         self._source_maps.move_to_end(blob)
         return found
