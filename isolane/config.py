@@ -28,6 +28,10 @@ DEFAULT_MAX_HEADER_FIELDS = 100
 DEFAULT_HEADER_TIMEOUT = 10.0
 DEFAULT_BODY_TIMEOUT = 30.0
 DEFAULT_KEEP_ALIVE_TIMEOUT = 5  # uvicorn's default
+# The link step of uploads (linker/pool.py): worker processes, and each job's bounds.
+DEFAULT_LINK_WORKERS = 2
+DEFAULT_LINK_TIMEOUT_SECONDS = 30.0
+DEFAULT_LINK_MEMORY_MB = 2048
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,9 @@ class Settings:
     header_timeout: float = DEFAULT_HEADER_TIMEOUT  # seconds
     body_timeout: float = DEFAULT_BODY_TIMEOUT  # seconds
     keep_alive_timeout: int = DEFAULT_KEEP_ALIVE_TIMEOUT  # seconds
+    link_workers: int = DEFAULT_LINK_WORKERS
+    link_timeout_seconds: float = DEFAULT_LINK_TIMEOUT_SECONDS
+    link_memory_mb: int = DEFAULT_LINK_MEMORY_MB
     # base64 of 32 bytes; None: DATA_DIR/secrets.key, generated on the first start
     secrets_key: str | None = field(default=None, repr=False)
 

@@ -22,6 +22,9 @@ from isolane.config import (
     DEFAULT_MAX_INFLIGHT_PER_NAMESPACE,
     DEFAULT_MAX_QUEUE_WAIT_MS,
     DEFAULT_MAX_QUEUED,
+    DEFAULT_LINK_MEMORY_MB,
+    DEFAULT_LINK_TIMEOUT_SECONDS,
+    DEFAULT_LINK_WORKERS,
     DEFAULT_MAX_REQUEST_BYTES,
     DEFAULT_MAX_SCRIPT_BYTES,
     DEFAULT_MAX_FETCH_BYTES,
@@ -197,6 +200,26 @@ def serve(
         int,
         typer.Option(envvar="ISOLANE_KEEP_ALIVE_TIMEOUT", min=1, help="Seconds an idle connection is kept open between requests."),
     ] = DEFAULT_KEEP_ALIVE_TIMEOUT,
+    link_workers: Annotated[
+        int,
+        typer.Option(
+            envvar="ISOLANE_LINK_WORKERS",
+            min=1,
+            help="Processes that link uploads (ES modules) at once; one namespace may use all but one of them.",
+        ),
+    ] = DEFAULT_LINK_WORKERS,
+    link_timeout_seconds: Annotated[
+        float,
+        typer.Option(
+            envvar="ISOLANE_LINK_TIMEOUT_SECONDS",
+            min=1.0,
+            help="Time bound of one upload's link step, and of its wait for a link worker (400 script_link_timeout, 503 link_busy).",
+        ),
+    ] = DEFAULT_LINK_TIMEOUT_SECONDS,
+    link_memory_mb: Annotated[
+        int,
+        typer.Option(envvar="ISOLANE_LINK_MEMORY_MB", min=256, help="Address-space ceiling per link worker, MB (400 link_failed above)."),
+    ] = DEFAULT_LINK_MEMORY_MB,
     log_level: Annotated[str, typer.Option(envvar="ISOLANE_LOG_LEVEL", help="debug, info, warning or error.")] = "info",
     log_format: Annotated[
         str,
@@ -267,6 +290,9 @@ def serve(
         header_timeout=header_timeout,
         body_timeout=body_timeout,
         keep_alive_timeout=keep_alive_timeout,
+        link_workers=link_workers,
+        link_timeout_seconds=link_timeout_seconds,
+        link_memory_mb=link_memory_mb,
     )
     run(settings, log_level=log_level, log_format=log_format)
 

@@ -1,4 +1,5 @@
-"""Publishing an upload: link it (ES modules) or check it (service worker), probe it (run
+"""Publishing an upload: link it (ES modules, in a link worker) or check it (a service
+worker, compiled by an executor), probe it (run
 its global scope once, under its limits, and ask for its handlers), store it as an
 immutable version, and (unless told not to) deploy it at 100%.
 
@@ -21,7 +22,8 @@ from sqlalchemy.exc import IntegrityError
 
 from isolane.clock import now_ms, to_iso
 from isolane.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
-from isolane.linker import SourceMap, link
+from isolane.linker import SourceMap
+from isolane.linker.pool import LinkPool
 from isolane.platform import deployments as rollouts
 from isolane.platform import tags as script_tags
 from isolane.platform import triggers
@@ -96,6 +98,7 @@ class Publisher:
         supervisor: Supervisor,
         namespaces: NamespaceService,
         deployed: DeployedVersions,
+        linker: LinkPool,
         *,
         limits: Limits,
         max_script_bytes: int,
@@ -107,6 +110,7 @@ class Publisher:
         self._supervisor = supervisor
         self._namespaces = namespaces
         self._deployed = deployed
+        self._linker = linker
         self._limits = limits
         self._max_script_bytes = max_script_bytes
         self._max_subrequests = max_subrequests
@@ -139,7 +143,8 @@ class Publisher:
             await check_script_quotas(conn, namespace, policy, name, upload.size, WORKER_KINDS)
         source_map: bytes | None = None
         if upload.format is WorkerFormat.MODULE:
-            linked = await link(upload.modules, upload.main)
+            # In a link worker, under its own time bound: never on the event loop (linker/pool.py).
+            linked = await self._linker.link(namespace, upload.modules, upload.main)
             code, source_map = linked.code, linked.source_map
         else:
             code = upload.modules[0].text()

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from isolane.clock import now_ms, to_iso
 from isolane.errors import BadRequest, Conflict
 from isolane.linker import SourceMap
+from isolane.linker.pool import LinkPool
 from isolane.platform import deployments as rollouts
 from isolane.platform import tags as script_tags
 from isolane.platform.deployed import Deployment, DeployedVersions, Rollout
@@ -87,9 +88,11 @@ class ScriptService:
         max_script_bytes: int,
         sealer: Sealer,
         max_subrequests: int = 1000,
+        linker: LinkPool | None = None,
     ) -> None:
         self._db = db
         self._blobs = blobs
+        self._linker = linker or LinkPool()
         self._deployed = DeployedVersions(db, blobs, namespaces, limits=limits, sealer=sealer, max_subrequests=max_subrequests)
         self._publisher = Publisher(
             db,
@@ -97,11 +100,16 @@ class ScriptService:
             supervisor,
             namespaces,
             self._deployed,
+            self._linker,
             limits=limits,
             max_script_bytes=max_script_bytes,
             sealer=sealer,
             max_subrequests=max_subrequests,
         )
+
+    async def close(self) -> None:
+        """Stop the link workers."""
+        await self._linker.close()
 
     # ---- upload
 

@@ -13,6 +13,7 @@ from fastapi import Depends, FastAPI
 
 from isolane import __version__
 from isolane.config import Settings
+from isolane.linker.pool import LinkPool
 from isolane.dashboard import SESSION_KEY_PURPOSE
 from isolane.dashboard import router as dashboard_router
 from isolane.observability.records import RecordStore, RecordSweeper
@@ -83,6 +84,8 @@ async def start_services(settings: Settings) -> Services:
     )
     await supervisor.start()
     settle_heap()
+    linker = LinkPool(settings.link_workers, settings.link_timeout_seconds, settings.link_memory_mb)
+    await linker.start()
     script_service = ScriptService(
         db,
         blobs,
@@ -92,6 +95,7 @@ async def start_services(settings: Settings) -> Services:
         max_script_bytes=settings.max_script_bytes,
         sealer=sealer,
         max_subrequests=settings.max_subrequests,
+        linker=linker,
     )
     admission = Admission(
         settings.max_inflight, settings.max_inflight_per_namespace, settings.max_queued, settings.max_queue_wait_ms / 1000
@@ -151,6 +155,7 @@ async def stop_services(services: Services) -> None:
     if services.background:  # let waitUntil work finish (each is bounded by its wall clock)
         await asyncio.gather(*services.background, return_exceptions=True)
     await services.supervisor.stop()
+    await services.scripts.close()  # the link workers
     await services.fetcher.close()
     await services.records.stop()
     await services.db.close()

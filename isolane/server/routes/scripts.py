@@ -30,7 +30,8 @@ SOURCE_CONTENT = {
     "content": {**{kind: {"schema": {"type": "string"}} for kind in SOURCE_TYPES}, "multipart/form-data": {"schema": {"type": "string"}}},
     "description": "The source as uploaded: the raw body, or multipart (a `metadata` part and one part per module)",
 }
-UPLOAD_ERRORS = errors(400, 403, 409, 413, 415)
+# 503 `link_busy` (with Retry-After): every link worker is taken (linker/pool.py).
+UPLOAD_ERRORS = errors(400, 403, 409, 413, 415, 503)
 UPLOAD_BODY = {
     "requestBody": {
         "required": True,
