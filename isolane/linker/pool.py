@@ -27,10 +27,12 @@ import contextlib
 import logging
 import os
 import signal
+import subprocess
 import sys
 from collections import Counter, deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -74,29 +76,54 @@ class WorkerLost(Exception):
     """The worker died, or said something it should not have."""
 
 
+def _read_exactly(stream: BinaryIO, size: int) -> memoryview:
+    """`size` bytes read straight into one buffer (the read releases the GIL)."""
+    buffer = bytearray(size)
+    view = memoryview(buffer)
+    done = 0
+    while done < size:
+        count = stream.readinto(view[done:])
+        if not count:
+            raise WorkerLost("the worker's output ended")
+        done += count
+    return view
+
+
 @dataclass(eq=False)
 class _Worker:
-    process: asyncio.subprocess.Process
+    """One worker process. Its pipes are used from a thread of the pool's own: moving tens of
+    MB through them (and decoding the script) stays off the event loop."""
+
+    process: subprocess.Popen[bytes]
     jobs: int = 0
 
-    async def run(self, request: bytes, expected_modules: list[str], result_limit: int) -> wire.Outcome:
+    def run(self, request: bytes, expected_modules: list[str], result_limit: int) -> wire.Outcome:
         stdin, stdout = self.process.stdin, self.process.stdout
         assert stdin is not None and stdout is not None
         try:
-            stdin.write(request)
-            await stdin.drain()
-            header = orjson.loads(await stdout.readexactly(wire.header_length(await stdout.readexactly(wire.PREFIX))))
+            view = memoryview(request)
+            while view:  # an unbuffered write may take part of it
+                view = view[stdin.write(view) or 0 :]
+            header = orjson.loads(_read_exactly(stdout, wire.header_length(bytes(_read_exactly(stdout, wire.PREFIX)))))
             if not isinstance(header, dict):
                 raise wire.ProtocolError("a header that is no object")
-            payload = await stdout.readexactly(wire.result_payload_size(header, result_limit))
+            payload = _read_exactly(stdout, wire.result_payload_size(header, result_limit))
             return wire.read_result(header, payload, expected_modules)
-        except (OSError, asyncio.IncompleteReadError, orjson.JSONDecodeError, wire.ProtocolError) as exc:
+        except (OSError, ValueError, orjson.JSONDecodeError, wire.ProtocolError) as exc:
             raise WorkerLost(str(exc) or type(exc).__name__) from exc
 
     def kill(self) -> None:
         """The worker and everything it started (its process group: Bun too)."""
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.process.pid, signal.SIGKILL)
+
+    def reap(self) -> None:
+        for stream in (self.process.stdin, self.process.stdout):
+            with contextlib.suppress(OSError):
+                if stream is not None:
+                    stream.close()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=10)
 
 
 @dataclass(eq=False)
@@ -119,8 +146,10 @@ class LinkPool:
         self._running: Counter[str] = Counter()
         self._active = 0
         self._waiting: deque[_Waiter] = deque()
-        self._reaping: set[asyncio.Task[Any]] = set()
+        self._reaping: set[asyncio.Future[Any]] = set()
         self._closed = False
+        # Threads that talk to the workers: one per worker at most, plus one for a spawn.
+        self._threads = ThreadPoolExecutor(self.workers + 1, thread_name_prefix="isolane-link")
 
     async def start(self) -> None:
         """Start one worker ahead of the first upload (in the background)."""
@@ -154,6 +183,7 @@ class LinkPool:
                 waiter.granted.set_exception(LinkBusy("the server is shutting down"))
         if self._reaping:
             await asyncio.wait(list(self._reaping), timeout=5)
+        self._threads.shutdown(wait=False, cancel_futures=True)
 
     # ---- admission: a few at a time, fair between namespaces, bounded waiting
 
@@ -227,7 +257,10 @@ class LinkPool:
         try:
             async with asyncio.timeout(self.timeout_seconds):
                 worker = self._idle.pop() if self._idle else await self._spawn()
-                outcome = await worker.run(request, names, result_limit)
+                loop = asyncio.get_running_loop()
+                # On a timeout or a cancel the thread stays blocked on the pipe until the
+                # kill below closes it.
+                outcome = await loop.run_in_executor(self._threads, worker.run, request, names, result_limit)
             answered = True
         except TimeoutError:
             raise BadRequest(
@@ -273,22 +306,23 @@ class LinkPool:
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C.UTF-8"}
         if "PYTHONPATH" in os.environ:  # a development checkout run without installing
             env["PYTHONPATH"] = os.environ["PYTHONPATH"]
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "isolane.linker.worker",
-            "--memory-mb",
-            str(self.memory_mb),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            env=env,
-            cwd="/",
-            start_new_session=True,  # its own process group, which a kill takes whole
-        )
-        return _Worker(process)
+        command = [sys.executable, "-m", "isolane.linker.worker", "--memory-mb", str(self.memory_mb)]
+
+        def start() -> subprocess.Popen[bytes]:
+            return subprocess.Popen(
+                command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                env=env,
+                cwd="/",
+                start_new_session=True,  # its own process group, which a kill takes whole
+                bufsize=0,
+            )
+
+        return _Worker(await asyncio.get_running_loop().run_in_executor(self._threads, start))
 
     def _retire(self, worker: _Worker) -> None:
         worker.kill()
-        task = asyncio.get_running_loop().create_task(worker.process.wait())
-        self._reaping.add(task)
-        task.add_done_callback(self._reaping.discard)
+        reaped = asyncio.get_running_loop().run_in_executor(None, worker.reap)
+        self._reaping.add(reaped)
+        reaped.add_done_callback(self._reaping.discard)

@@ -104,17 +104,17 @@ def result_payload_size(header: dict[str, Any], limit: int) -> int:
     return code + source_map
 
 
-def read_result(header: dict[str, Any], payload: bytes, expected_modules: list[str]) -> Outcome:
+def read_result(header: dict[str, Any], payload: bytes | memoryview, expected_modules: list[str]) -> Outcome:
     """The server's side: what a worker answered, validated field by field."""
     if header.get("ok") is True:
         modules = header.get("modules")
         if modules != expected_modules:
             raise ProtocolError("a result for other modules")
         try:
-            code = payload[: header["code"]].decode("utf-8")
+            code = str(payload[: header["code"]], "utf-8")
         except UnicodeDecodeError as exc:
             raise ProtocolError("a script that is not UTF-8") from exc
-        return Outcome(script=LinkedScript(code, payload[header["code"] :], tuple(expected_modules)))
+        return Outcome(script=LinkedScript(code, bytes(payload[header["code"] :]), tuple(expected_modules)))
     reason = header.get("unavailable")
     if isinstance(reason, str):
         return Outcome(unavailable=reason[:_MAX_MESSAGE])
