@@ -32,10 +32,12 @@ import sys
 from collections import Counter, deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, BinaryIO
 
 import orjson
 
+import isolane
 from isolane.errors import BadRequest, Unavailable
 from isolane.linker import wire
 from isolane.linker.errors import LinkError
@@ -43,6 +45,7 @@ from isolane.linker.link import LinkedScript
 from isolane.linker.modules import Module
 
 log = logging.getLogger(__name__)
+_CODE_ROOT = str(Path(isolane.__file__).resolve().parent.parent)
 
 DEFAULT_WORKERS = 2
 DEFAULT_TIMEOUT_SECONDS = 30.0
@@ -303,9 +306,9 @@ class LinkPool:
         return True
 
     async def _spawn(self) -> _Worker:
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C.UTF-8"}
-        if "PYTHONPATH" in os.environ:  # a development checkout run without installing
-            env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+        # The worker runs the server's own code, wherever that was imported from (an
+        # installed package, or a checkout the server was started in).
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C.UTF-8", "PYTHONPATH": _CODE_ROOT}
         command = [sys.executable, "-m", "isolane.linker.worker", "--memory-mb", str(self.memory_mb)]
 
         def start() -> subprocess.Popen[bytes]:
