@@ -6,19 +6,21 @@ request is refused, and how, depends on the upload alone, never on the host's fi
 oracle). Only relative specifiers that name a module of the same upload are accepted.
 
 What counts as a module request is what Bun's bundler resolves, and Bun folds constants
-before it resolves (checked with Bun 1.4.2, each form read /etc/hostname into a bundle):
+before it resolves. Checked with Bun 1.4.2, each of these read /etc/hostname into a bundle:
 - `import ... from "x"`, `import "x"`, `export ... from "x"` (Bun takes template literals
   there too, which is no JavaScript: tree-sitter reports them as syntax errors, see below);
-  TypeScript's `import x = require("x")`;
-- calls of `import`, `require`, `require.resolve`, `module.require`, `import.meta.*`, also
-  behind parentheses, commas, conditionals, `?.`, TypeScript's `!` and `as`
-  (`(1 ? require : f)("/etc/x")`), and `new require(...)`;
-- their specifier folded from an expression: `import("/etc/" + "x")`, `` import(`/etc/${"x"}`) ``,
-  `require(true ? "/etc/x" : "y")`.
-So the specifier of every such call must be a string literal, or a template literal without
-substitutions: a computed one is refused, even where Bun would leave it alone (`import(name)`
-could never load anything at run time anyway: the isolate has no module loader). Identifiers
-are compared with their escapes decoded (`requ\\u0069re` is `require`).
+  TypeScript's `import x = require("x")` and `export import x = require("x")`;
+- calls of `import`, `require`, `require.resolve`, `module.require`, also behind
+  parentheses, conditionals, `?.`, TypeScript's `!` and `as`, escapes
+  (`(1 ? require : f)("/etc/x")`, `(require as any)("/etc/x")`, `requ\\u0069re(...)`);
+- specifiers folded from an expression: `import("/etc/" + "x")`, `` import(`/etc/${"x"}`) ``,
+  `import(true ? "/etc/x" : "y")`.
+Some forms this Bun left alone are checked all the same, as a later Bun (or another target)
+may resolve them: `import.meta.require`/`resolve`, `(0, require)(...)`, `new require(...)`,
+tagged templates (`` require`x` ``). The specifier of every
+request must be a string literal, or a template literal without substitutions: a computed
+one is refused even where Bun would leave it alone (`import(name)` could never load
+anything at run time anyway: the isolate has no module loader).
 
 A module that tree-sitter cannot parse is refused too (`UnreadableSyntax`): syntax the
 checker cannot read could hide a request the bundler would resolve. `link.py` then asks
