@@ -81,6 +81,8 @@ def serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
             return  # cut off mid-job: the server has given up on this worker
         try:
             answer = _answer(header, payload)
+        except MemoryError:
+            raise  # over the ceiling: die without answering, and the server says so (link_failed)
         except Exception:  # a bug: say so, and stay up for the next job
             traceback.print_exc(file=sys.stderr)
             answer = wire.unavailable("the link worker failed")
