@@ -10,9 +10,10 @@ The rules (docs/scripts.md, "Limits of the link step"):
 - `workers` processes link at once; one namespace may use at most `workers - 1` of them
   (all of them when there is only one), so a tenant that uploads many large scripts at once
   leaves a worker for everybody else.
-- An upload waits for a worker at most `timeout` seconds, and at most `MAX_WAITING` uploads
-  wait (`MAX_WAITING_PER_NAMESPACE` per namespace); beyond either it is refused at once with
-  503 `link_busy` and `Retry-After` (retrying helps: the server was busy, not the upload bad).
+- An upload waits for a worker at most `timeout` seconds; the uploads waiting may total
+  `MAX_WAITING_BYTES` (`MAX_WAITING_BYTES_PER_NAMESPACE` per namespace, though one upload
+  may always wait) and number `MAX_WAITING`; beyond that it is refused at once with 503
+  `link_busy` and `Retry-After` (retrying helps: the server was busy, not the upload bad).
 - A job that runs past `timeout` seconds is killed with its process group (Bun included),
   and the upload refused with 400 `script_link_timeout`; a worker that dies on a job (out
   of its `memory_mb`, or a crash) gives 400 `link_failed`. Either way nothing was stored.
@@ -50,8 +51,12 @@ _CODE_ROOT = str(Path(isolane.__file__).resolve().parent.parent)
 DEFAULT_WORKERS = 2
 DEFAULT_TIMEOUT_SECONDS = 30.0
 DEFAULT_MEMORY_MB = 2048
-MAX_WAITING = 16
-MAX_WAITING_PER_NAMESPACE = 4
+# Waiting is bounded in bytes (what the waiting uploads will cost to link), so that a
+# pipeline deploying dozens of small scripts at once waits (each links in ~30 ms) while a
+# tenant queues only a few large ones; and in count, as a last bound.
+MAX_WAITING_BYTES = 160 << 20
+MAX_WAITING_BYTES_PER_NAMESPACE = 40 << 20
+MAX_WAITING = 256
 RETRY_AFTER_SECONDS = 5
 RECYCLE_AFTER_BYTES = 1 << 20  # a worker that linked more than this at once is replaced
 RECYCLE_AFTER_JOBS = 1000
@@ -132,6 +137,7 @@ class _Worker:
 @dataclass(eq=False)
 class _Waiter:
     namespace: str
+    size: int
     granted: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
@@ -170,7 +176,7 @@ class LinkPool:
 
     async def link(self, namespace: str, modules: list[Module], main: str) -> LinkedScript:
         """Link `modules` in a worker, or raise LinkError (400), LinkBusy (503)."""
-        await self._acquire(namespace)
+        await self._acquire(namespace, sum(len(module.content) for module in modules))
         try:
             return await self._link(modules, main)
         finally:
@@ -197,18 +203,23 @@ class LinkPool:
         self._active += 1
         self._running[namespace] += 1
 
-    async def _acquire(self, namespace: str) -> None:
+    async def _acquire(self, namespace: str, size: int) -> None:
         if self._closed:
             raise LinkBusy("the server is shutting down")
         # Waiters that could run have been granted already (_wake): those left wait for
         # their namespace's share, so only this namespace's own waiters go first.
-        ahead = sum(1 for waiter in self._waiting if waiter.namespace == namespace)
-        if ahead == 0 and self._may_run(namespace):
+        here = [waiter for waiter in self._waiting if waiter.namespace == namespace]
+        if not here and self._may_run(namespace):
             self._grant(namespace)
             return
-        if len(self._waiting) >= MAX_WAITING or ahead >= MAX_WAITING_PER_NAMESPACE:
-            raise LinkBusy(f"too many uploads are being linked ({self.workers} at a time, {MAX_WAITING} waiting): try again")
-        waiter = _Waiter(namespace)
+        waiting_bytes = sum(waiter.size for waiter in self._waiting) + size
+        if (
+            len(self._waiting) >= MAX_WAITING
+            or (self._waiting and waiting_bytes > MAX_WAITING_BYTES)
+            or (here and sum(waiter.size for waiter in here) + size > MAX_WAITING_BYTES_PER_NAMESPACE)
+        ):
+            raise LinkBusy(f"too many uploads are waiting to be linked ({self.workers} at a time): try again")
+        waiter = _Waiter(namespace, size)
         self._waiting.append(waiter)
         try:
             await asyncio.wait_for(asyncio.shield(waiter.granted), self.timeout_seconds)

@@ -113,22 +113,32 @@ def test_one_namespace_leaves_a_worker_for_the_others(monkeypatch: pytest.Monkey
     run(test)
 
 
-def test_the_queue_is_bounded_per_namespace_and_in_all(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_queue_is_bounded_in_bytes_per_namespace_and_in_all(monkeypatch: pytest.MonkeyPatch) -> None:
     async def test() -> None:
         pool = LinkPool(workers=2, timeout_seconds=5.0)
         gate = _Gate(monkeypatch, pool)
-        first = [asyncio.create_task(pool.link("a", [], f"a{i}")) for i in range(1 + pool_module.MAX_WAITING_PER_NAMESPACE)]
+        big = [Module("w.js", ModuleType.ESM, b"x" * (10 << 20))]
+        small = [Module("w.js", ModuleType.ESM, b"x" * 100)]
+        per_namespace = pool_module.MAX_WAITING_BYTES_PER_NAMESPACE // (10 << 20)
+        first = [asyncio.create_task(pool.link("a", big, f"a{i}")) for i in range(per_namespace)]
+        # A pipeline's many small uploads queue as well: they count by their bytes.
+        pipeline = [asyncio.create_task(pool.link("a", small, f"s{i}")) for i in range(40)]
         await asyncio.sleep(0.05)
+        assert gate.started == ["a0"] and len(pool._waiting) == per_namespace - 1 + 40
+        assert not any(task.done() for task in pipeline)
         with pytest.raises(LinkBusy) as caught:
-            await pool.link("a", [], "one too many")
+            await pool.link("a", big, "one too many")
         assert caught.value.status == 503 and caught.value.code == "link_busy" and caught.value.headers == {"retry-after": "5"}
-        namespaces = [f"n{i}" for i in range(pool_module.MAX_WAITING)]
-        others = [asyncio.create_task(pool.link(ns, [], ns)) for ns in namespaces]
+        # Other namespaces queue until the server's waiting bytes are taken.
+        others = [asyncio.create_task(pool.link(f"n{i}", big, f"n{i}")) for i in range(pool_module.MAX_WAITING_BYTES // (10 << 20))]
         await asyncio.sleep(0.05)
         refused = [task for task in others if task.done()]
         assert refused and all(isinstance(task.exception(), LinkBusy) for task in refused)
+        assert len(refused) < len(others)
+        assert gate.started == ["a0", "n0"]  # another namespace took the second worker
         gate.opened.set()
-        await asyncio.gather(*first, *others, return_exceptions=True)
+        await asyncio.gather(*first, *pipeline, *others, return_exceptions=True)
+        assert all(task.result() == f"s{i}" for i, task in enumerate(pipeline))
         assert pool._active == 0 and not pool._running and not pool._waiting
 
     run(test)
