@@ -16,6 +16,7 @@ import bisect
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import orjson
 
@@ -66,7 +67,7 @@ def checkpoints(mappings: str) -> list[int]:
     return found
 
 
-def with_checkpoints(data: dict) -> dict:  # type: ignore[type-arg]
+def with_checkpoints(data: dict[str, Any]) -> dict[str, Any]:
     """A parsed map with its checkpoints added (done at link time)."""
     return {**data, "x_isolane_checkpoints": checkpoints(str(data.get("mappings", "")))}
 

@@ -20,7 +20,7 @@ import resource
 import signal
 import sys
 import traceback
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -59,7 +59,7 @@ def _read_exactly(stream: BinaryIO, size: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def _answer(header: dict, payload: bytes) -> bytes:  # type: ignore[type-arg]
+def _answer(header: dict[str, Any], payload: bytes) -> bytes:
     modules, main = wire.read_job(header, payload)
     try:
         return wire.linked(asyncio.run(link(modules, main)))
