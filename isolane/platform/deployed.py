@@ -55,10 +55,11 @@ class Deployment:
     bindings: tuple[dict[str, Any], ...] = ()  # capability bindings (KV, ...), as uploaded
     subrequests: int = 1000  # binding calls (fetch, KV, ...) per invocation
     variant: str = ""  # set when env/bindings differ from the version's own (ScriptRef.variant)
+    incarnation: int = 0  # the namespace's creation time (ScriptRef.incarnation)
 
     @property
     def ref(self) -> ScriptRef:
-        return ScriptRef(self.namespace, self.script, self.version, self.kind, self.variant)
+        return ScriptRef(self.namespace, self.script, self.version, self.kind, self.variant, self.incarnation)
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,11 +203,17 @@ class DeployedVersions:
 
     @staticmethod
     def _within_namespace(deployment: Deployment, policy: Policy | None) -> Deployment:
-        """The deployment under its namespace's limits too (lowered after it was uploaded)."""
-        if policy is None or not policy.limits:
+        """The deployment under its namespace's limits too (lowered after it was uploaded),
+        and of this namespace's incarnation (its isolates are its own)."""
+        if policy is None:
             return deployment
+        if not policy.limits:
+            return dataclasses.replace(deployment, incarnation=policy.created_at)
         return dataclasses.replace(
-            deployment, limits=policy.bound(deployment.limits), subrequests=policy.bound_subrequests(deployment.subrequests)
+            deployment,
+            limits=policy.bound(deployment.limits),
+            subrequests=policy.bound_subrequests(deployment.subrequests),
+            incarnation=policy.created_at,
         )
 
     def _bounded(self, meta: dict[str, Any]) -> Limits:

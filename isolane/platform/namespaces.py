@@ -9,6 +9,8 @@ created again (platform/deletion.py).
 
 from __future__ import annotations
 
+import dataclasses
+
 import time
 from typing import Any
 
@@ -98,8 +100,8 @@ class NamespaceService:
                 return cached[1]
             return await self._policy_loads.run(name, lambda: self.policy(name, fresh=True))
         async with self._db.connect() as conn:
-            settings = (await conn.execute(select(namespaces.c.settings).where(namespaces.c.name == name))).scalar_one_or_none()
-        policy = None if settings is None else Policy.from_settings(settings)
+            row = (await conn.execute(select(namespaces.c.settings, namespaces.c.created_at).where(namespaces.c.name == name))).first()
+        policy = None if row is None else dataclasses.replace(Policy.from_settings(row.settings), created_at=row.created_at)
         if len(self._policies) >= POLICIES_CACHED:
             self._policies.clear()
         self._policies[name] = (time.monotonic() + POLICY_CACHE_SECONDS, policy)

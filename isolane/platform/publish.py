@@ -178,8 +178,9 @@ class Publisher:
                 # The probing isolate stays cached under this version, so it gets the whole env.
                 # (A module's global scope never sees env: the handlers do not depend on it.)
                 deployment = Deployment(
-                    namespace, name, version_id, upload.format.value, (), limits, code_blob, map_blob, env, capabilities, subrequests
-                )
+                    namespace, name, version_id, upload.format.value, (), limits, code_blob, map_blob, env, capabilities, subrequests,
+                    incarnation=policy.created_at,
+                )  # fmt: skip
                 handlers, startup_ms = await self._probe(deployment, code, upload.main)
             metadata = {
                 **described,
@@ -199,8 +200,9 @@ class Publisher:
         if not deploy:
             return Published(version_id, stored.created, None)
         live = Deployment(
-            namespace, name, version_id, upload.format.value, tuple(handlers), limits, code_blob, map_blob, env, capabilities, subrequests
-        )
+            namespace, name, version_id, upload.format.value, tuple(handlers), limits, code_blob, map_blob, env, capabilities, subrequests,
+            incarnation=policy.created_at,
+        )  # fmt: skip
         self._deployed.remember(namespace, name, Rollout(stored.deployment_id, ((live, 100),)))
         info = {
             "namespace": namespace,

@@ -49,6 +49,7 @@ class Policy:
     burst: int = 0
     dispatcher: tuple[str, str] | None = None  # (namespace, script) every hostname request goes to
     outbound: tuple[str, str] | None = None  # (namespace, script) every fetch() goes through
+    created_at: int = 0  # this namespace's creation (epoch ms): tells it from an earlier one of its name
 
     @classmethod
     def from_settings(cls, text: str | None) -> Policy:

@@ -64,10 +64,15 @@ class ScriptRef:
     # The same version loaded with another environment (e.g. an outbound worker's caller
     # values, a dispatcher's namespace binding): cached apart from the plain version.
     variant: str = ""
+    # When the namespace was created: a namespace deleted and created again under its name
+    # may deploy byte-identical code (the same version id), but never gets the isolates,
+    # and so the module state, of the one before.
+    incarnation: int = 0
 
     @property
     def key(self) -> tuple[str, str, str]:
-        return (self.namespace, self.script, f"{self.version}~{self.variant}" if self.variant else self.version)
+        version = f"{self.version}~{self.variant}" if self.variant else self.version
+        return (self.namespace, self.script, f"{version}@{self.incarnation}" if self.incarnation else version)
 
 
 @dataclass(frozen=True, slots=True)

@@ -180,3 +180,34 @@ def test_a_namespace_created_again_reads_nothing_of_the_old_one(abuse_server: Se
     with old.client() as client:  # the old token is refused everywhere
         for path in (f"/v1/namespaces/{namespace}", f"/v1/namespaces/{namespace}/scripts/app/invocations", "/v1/kv/namespaces"):
             assert client.get(path).status_code == 401, path
+
+
+# Module state in a warm isolate: what a re-created namespace must never see.
+REMEMBERS = """
+let secret = null;
+export default {
+  fetch(request) {
+    const said = new URL(request.url).searchParams.get("remember");
+    if (said !== null) secret = said;
+    return new Response(String(secret));
+  },
+};
+"""
+
+
+def test_a_namespace_created_again_never_gets_the_old_ones_warm_isolates(abuse_server: Server) -> None:
+    # Byte-identical code has the same version id; the isolates are keyed by the namespace's
+    # incarnation too, so the new tenant starts from fresh module state.
+    namespace = "reborn-warm"
+    old = make_tenant(abuse_server, namespace)
+    assert old.deploy("app", REMEMBERS).status_code == 201
+    assert old.invoke("app", params={"remember": "old tenant's secret"}).text == "old tenant's secret"
+    assert old.invoke("app").text == "old tenant's secret"  # warm, remembering
+    with abuse_server.admin() as admin:
+        assert admin.delete(f"/v1/namespaces/{namespace}").status_code == 200
+        assert admin.put(f"/v1/namespaces/{namespace}").status_code == 201
+        token = admin.post("/v1/tokens", json={"name": "new", "scope": f"namespace:{namespace}"}).json()["token"]
+    new = Tenant(abuse_server, namespace, token)
+    assert new.deploy("app", REMEMBERS).status_code == 201
+    answers = {new.invoke("app").text for _ in range(6)}
+    assert answers == {"null"}, answers
