@@ -8,6 +8,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import pytest
 
 from tests.abuse.conftest import Tenant, Victim, make_tenant, metric
 from tests.conftest import multipart_upload
@@ -76,10 +77,22 @@ export default {
 """
 
 
-def test_memory_outside_the_heap_is_limited_per_isolate(abuse_server, tenant: Tenant, victim: Victim) -> None:
-    assert tenant.deploy("offheap", OFF_HEAP_BOMB).status_code in (200, 201)
+WASM_BOMB = """
+export default {
+  fetch() {
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536 });
+    for (let i = 0; i < 64; i++) memory.grow(256);  // 16 MiB at a time
+    return new Response(String(memory.buffer.byteLength));
+  },
+};
+"""
+
+
+@pytest.mark.parametrize("bomb", ["arraybuffers", "wasm"])
+def test_memory_outside_the_heap_is_limited_per_isolate(abuse_server, tenant: Tenant, victim: Victim, bomb: str) -> None:
+    assert tenant.deploy(f"offheap-{bomb}", OFF_HEAP_BOMB if bomb == "arraybuffers" else WASM_BOMB).status_code in (200, 201)
     with victim.during() as measured:
-        answers = [tenant.invoke("offheap") for _ in range(3)]
+        answers = [tenant.invoke(f"offheap-{bomb}") for _ in range(3)]
     measured.assert_unharmed()
     for answer in answers:
         assert answer.status_code == 503 and answer.json()["error"]["outcome"] == "exceededMemory", answer.text
