@@ -505,12 +505,12 @@ class Supervisor:
                 replacement = self._new_executor(index)
                 await replacement.start()
                 self._executors[index] = replacement
-                if executor.exited.is_set():
+                if not executor.retiring.is_set():
                     code = executor.process.returncode if executor.process else None
                     log.warning("executor %s exited (code %s); replaced by %s", executor.pid, code, replacement.pid)
                     self.restarts += 1
                     await executor.stop(timeout=0.5)
-                else:  # retiring: it finishes what it runs, then exits
+                else:  # retiring (it may have finished and left already): not a failure
                     log.warning("executor %s retires; replaced by %s", executor.pid, replacement.pid)
                     self.retirements += 1
                     task = asyncio.create_task(executor.retire(self._max_wall_seconds), name=f"executor-{executor.pid}-retiring")
