@@ -41,6 +41,7 @@ _V8_FLAGS = (
 
 _dll: Any = None
 _dll_lock = threading.Lock()
+_creation_lock = threading.Lock()
 
 
 def _library() -> Any:
@@ -167,7 +168,12 @@ class Isolate:
         self._identify = False
         # The C callback must stay referenced as long as the context lives.
         self._callback = mr_callback_func(self._on_callback)
-        self._ctx = self._dll.mr_init_context(self._callback)
+        # One context created at a time: two first isolates of a process made at once both
+        # set up V8's allocator pool, and V8 aborts (seen: "Check failed:
+        # !IsConfigurablePoolInitialized()"). Preparing isolates stays parallel: the
+        # prelude's evaluation, the slow part, runs outside this lock.
+        with _creation_lock:
+            self._ctx = self._dll.mr_init_context(self._callback)
         # Learn the isolate's thread and its V8 isolate from inside that thread: the first
         # evaluation's callback runs there (listing /proc/self/task before and after races
         # with threads that other isolates start and stop meanwhile).

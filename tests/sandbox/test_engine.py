@@ -65,3 +65,4 @@ def test_external_memory_is_read_per_isolate_from_any_thread() -> None:
         holder.close()
         other.close()
     assert holder.external_bytes() == 0  # closed: nothing is read from a freed isolate
+
