@@ -48,7 +48,8 @@ CHECK_DEADLINE_SECONDS = 15.0
 SILENCE_SECONDS = 3.0
 START_DEADLINE_SECONDS = 30.0
 RETIRE_GRACE_SECONDS = 5.0  # past the longest wall-clock limit in flight, before a kill
-RETRIES = 2  # invocations a retiring executor did not start go elsewhere
+RETRIES = 3  # invocations a retiring executor did not start go elsewhere
+REPLACEMENT_WAIT_SECONDS = 10.0  # for an executor to retry on, when all have retired at once
 SPILLOVER_MARGIN = 2  # prefer a warm executor unless it has this many more in flight
 MAX_RESTART_DELAY = 5.0
 
@@ -252,9 +253,12 @@ class ExecutorProcess:
         finally:
             with contextlib.suppress(ProcessLookupError):
                 await self.process.wait()
+            # A retired executor leaves cleanly once what it started has finished: a request
+            # still pending then never reached it (sent before its `retiring` was read here).
+            never_read = self.retiring.is_set() and self.process.returncode == 0
             for request_id, future in list(self._pending.items()):
                 if not future.done():
-                    future.set_exception(ExecutorLost(self._blame.get(request_id, Outcome.CANCELED)))
+                    future.set_exception(Retry() if never_read else ExecutorLost(self._blame.get(request_id, Outcome.CANCELED)))
             self._pending.clear()
             self.exited.set()
 
@@ -566,7 +570,7 @@ class Supervisor:
         deadline = limits.wall_ms / 1000 + DEADLINE_GRACE_SECONDS
         tried: set[int] = set()
         for attempt in range(RETRIES + 1):
-            executor = self._choose(ref.key, tried)
+            executor = self._choose(ref.key, tried) if attempt == 0 else await self._another(ref.key, tried)
             tried.add(id(executor))
             try:
                 # A streamed body can be sent once only: then the code always goes along.
@@ -581,6 +585,7 @@ class Supervisor:
             except Retry:
                 if attempt < RETRIES and body is None:
                     continue
+                log.warning("invocation of %s canceled: no executor took it (%d retiring)", "/".join(ref.key[:2]), len(tried))
                 return ExecutionResult(outcome=Outcome.CANCELED, error=dict(_CANCELED_ERROR))
             except ExecutorLost as lost:
                 return ExecutionResult(outcome=lost.outcome, error=_lost_error(lost.outcome, limits))
@@ -607,6 +612,16 @@ class Supervisor:
                 log.exception("invocation of %s: its response could not be used", "/".join(ref.key[:2]))
                 return ExecutionResult(outcome=Outcome.EXCEPTION, error=dict(_MALFORMED_ERROR), cpu_ms=result.cpu_ms, wall_ms=result.wall_ms)
         return result
+
+    async def _another(self, key: tuple[str, str, str], tried: set[int]) -> ExecutorProcess:
+        """An available executor not tried yet; when every one has just retired, wait
+        (briefly) for a replacement rather than fail the invocation."""
+        deadline = asyncio.get_running_loop().time() + REPLACEMENT_WAIT_SECONDS
+        while not any(e.available and id(e) not in tried for e in self._executors):
+            if asyncio.get_running_loop().time() > deadline:
+                break
+            await asyncio.sleep(0.02)
+        return self._choose(key, tried)
 
     async def check(self, code: str) -> CheckResult:
         """Compile `code` in an executor without running it."""

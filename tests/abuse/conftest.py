@@ -102,8 +102,8 @@ class Victim:
                     except httpx.HTTPError as exc:
                         measured.errors.append(f"{type(exc).__name__}: {exc}")
                     else:
-                        if response.status_code == 200 and response.text != "victim ok":
-                            measured.errors.append(f"wrong body {response.text[:80]!r}")
+                        if response.status_code != 200 or response.text != "victim ok":
+                            measured.errors.append(f"{response.status_code} {response.text[:200]!r}")
                         else:
                             measured.statuses.append(response.status_code)
                             measured.latencies_ms.append((time.monotonic() - started) * 1000)
