@@ -45,16 +45,23 @@ class Admission:
     @asynccontextmanager
     async def slot(self, namespace: str) -> AsyncIterator[None]:
         """Hold one of the server's (and `namespace`'s) invocation slots meanwhile."""
-        await self._enter(namespace)
+        await self.enter(namespace)
         try:
             yield
         finally:
-            self._leave(namespace)
+            self.leave(namespace)
+
+    async def enter(self, namespace: str) -> None:
+        """Take a slot (waiting for one, within bounds); `leave` gives it back."""
+        if self.running < self.max_inflight and self._by_namespace.get(namespace, 0) < self.max_per_namespace and not self._waiting.get(namespace):
+            self._take(namespace)  # the common case: no waiting, no coroutine switch
+            return
+        await self._wait(namespace)
 
     def _free_for(self, namespace: str) -> bool:
         return self.running < self.max_inflight and self._by_namespace.get(namespace, 0) < self.max_per_namespace
 
-    async def _enter(self, namespace: str) -> None:
+    async def _wait(self, namespace: str) -> None:
         if self._free_for(namespace) and not self._waiting.get(namespace):
             self._take(namespace)
             return
@@ -75,7 +82,7 @@ class Admission:
             await asyncio.wait_for(asyncio.shield(turn), self.max_wait)
         except (TimeoutError, asyncio.CancelledError) as exc:
             if turn.done() and not turn.cancelled():
-                self._leave(namespace)  # admitted just as it gave up: hand the slot on
+                self.leave(namespace)  # admitted just as it gave up: hand the slot on
             else:
                 turn.cancel()
                 self._forget(namespace, turn)
@@ -91,7 +98,7 @@ class Admission:
         self.running += 1
         self._by_namespace[namespace] = self._by_namespace.get(namespace, 0) + 1
 
-    def _leave(self, namespace: str) -> None:
+    def leave(self, namespace: str) -> None:
         self.running -= 1
         left = self._by_namespace[namespace] - 1
         if left:

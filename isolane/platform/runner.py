@@ -72,14 +72,14 @@ class Runner:
         admission of `tenant` (by default the script's namespace; a dispatcher runs in the
         slot of the namespace it serves), unless it is `nested` in an invocation that holds
         one; `Overloaded` (503) when none is to be had."""
-        run = self._run(ref, limits, trigger, load_code, call, on_event, body, source_map, record_id, context)
         if nested or self.admission is None:
-            return await run
+            return await self._run(ref, limits, trigger, load_code, call, on_event, body, source_map, record_id, context)
+        namespace = tenant or ref.namespace
+        await self.admission.enter(namespace)
         try:
-            async with self.admission.slot(tenant or ref.namespace):
-                return await run
+            return await self._run(ref, limits, trigger, load_code, call, on_event, body, source_map, record_id, context)
         finally:
-            run.close()  # never awaited when refused
+            self.admission.leave(namespace)
 
     async def _run(
         self,
@@ -98,12 +98,14 @@ class Runner:
         status: int | None = None
 
         calls: set[asyncio.Task[None]] = set()
-        concurrent = asyncio.Semaphore(MAX_CONCURRENT_CALLS)
+        concurrent: asyncio.Semaphore | None = None  # made at the first call (most make none)
 
         def observe(event: dict[str, Any]) -> None:
-            nonlocal status
+            nonlocal status, concurrent
             kind = event["event"]
             if kind == "call":  # host calls only the server can answer (KV, fetch)
+                if concurrent is None:
+                    concurrent = asyncio.Semaphore(MAX_CONCURRENT_CALLS)
                 for host_call in event["calls"]:
                     task = asyncio.ensure_future(self._answer(context, host_call, event["answer"], concurrent))
                     calls.add(task)

@@ -190,6 +190,7 @@ class ExecutorProcess:
         self._workdir: str | None = None
         self.exited: asyncio.Event = asyncio.Event()
         self.retiring: asyncio.Event = asyncio.Event()  # it asked to be replaced
+        self._available = True  # neither exited nor retiring (read for every invocation)
 
     @property
     def in_flight(self) -> int:
@@ -201,7 +202,8 @@ class ExecutorProcess:
 
     @property
     def available(self) -> bool:
-        return not self.exited.is_set() and not self.retiring.is_set()
+        return self._available
+
 
     def is_warm(self, key: tuple[str, str, str]) -> bool:
         return key in self._warm
@@ -260,6 +262,7 @@ class ExecutorProcess:
                 if not future.done():
                     future.set_exception(Retry() if never_read else ExecutorLost(self._blame.get(request_id, Outcome.CANCELED)))
             self._pending.clear()
+            self._available = False
             self.exited.set()
 
     def _handle(self, reply: dict[str, Any]) -> None:
@@ -274,6 +277,7 @@ class ExecutorProcess:
                 pass
             elif event == "retiring":
                 log.warning("executor %s is retiring: %s", self.pid, str(reply.get("reason"))[:200])
+                self._available = False
                 self.retiring.set()
             else:  # news about a request still in flight
                 listener = self._listeners.get(request_id)  # type: ignore[arg-type]
@@ -533,8 +537,9 @@ class Supervisor:
         return sum(1 for e in self._executors if e.available and e.process is not None and e.process.returncode is None)
 
     def _choose(self, key: tuple[str, str, str] | None, avoid: set[int] | None = None) -> ExecutorProcess:
-        live = [e for e in self._executors if e.available and (not avoid or id(e) not in avoid)]
-        live = live or [e for e in self._executors if e.available] or self._executors
+        live = [e for e in self._executors if e._available and (not avoid or id(e) not in avoid)]
+        if not live:
+            live = [e for e in self._executors if e._available] or self._executors
         least = min(live, key=lambda e: e.in_flight)
         if key is not None:
             warm = [e for e in live if e.is_warm(key)]
