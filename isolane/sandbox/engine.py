@@ -57,6 +57,10 @@ class _V8:
     symbols, and its C interface reports no memory outside the JavaScript heap."""
 
     def __init__(self, dll: Any) -> None:
+        # Loaded as a PyDLL: these are a thread-local and an atomic read, so calling them
+        # keeps the GIL (a CDLL call releases and retakes it: a thread switch on the
+        # executor's hot path).
+        dll = ctypes.PyDLL(dll._name)
         # v8::Isolate* v8::Isolate::TryGetCurrent(): the isolate entered on this thread.
         self._current = dll._ZN2v87Isolate13TryGetCurrentEv
         self._current.argtypes = []
