@@ -117,6 +117,7 @@ class Victim:
         finally:
             stop.set()
             thread.join(timeout=60)
+            print(f"[the other tenant during the attack] {measured.summary()}")  # shown with pytest -s
 
 
 @dataclass
