@@ -106,8 +106,19 @@ def expected_counters(records: list[dict]) -> dict:
     }
 
 
-def assert_counters(got: dict, records: list[dict]) -> None:
+def late_cpu_ms(client: httpx.Client, ns: str = NS) -> float:
+    """CPU that isolates ended by a limit burnt after the record was written: usage counts it
+    too (the /spin invocation's overrun), and /metrics says how much it was."""
+    prefix = f'isolane_cpu_after_limit_seconds_total{{namespace="{ns}"}} '
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith(prefix):
+            return float(line.split()[-1]) * 1000
+    return 0.0
+
+
+def assert_counters(got: dict, records: list[dict], late_cpu: float = 0.0) -> None:
     expected = expected_counters(records)
+    expected["cpu_ms"] += late_cpu
     for name in ("invocations", "errors", "subrequests"):
         assert got[name] == expected[name], (name, got, expected)
     for name in ("cpu_ms", "wall_ms"):  # sums of the records' own figures (rounded to µs)
@@ -118,14 +129,15 @@ def test_usage_equals_the_invocations_made(admin, made) -> None:
     body = wait_for(admin, 13)
     assert body["namespace"] == NS and body["script"] is None
     everything = made["counter"] + made["other"]
-    assert_counters(body["totals"], everything)
+    late = late_cpu_ms(admin)
+    assert_counters(body["totals"], everything, late)
     assert body["totals"]["invocations"] == 13
     assert body["totals"]["errors"] == {**ZERO_ERRORS, "exception": 3, "exceededCpu": 1}
     assert body["totals"]["subrequests"] == 2
 
     assert [entry["script"] for entry in body["scripts"]] == ["counter", "other"]
     counter, other = body["scripts"]
-    assert_counters(counter, made["counter"])
+    assert_counters(counter, made["counter"], late)  # the script with /spin
     assert_counters(other, made["other"])
     assert counter["invocations"] == 9 and counter["errors"]["exceededCpu"] == 1 and counter["subrequests"] == 2
     assert other["invocations"] == 4 and other["errors"] == {**ZERO_ERRORS, "exception": 1}
@@ -137,8 +149,10 @@ def test_invocations_count_in_the_hour_they_started(admin, made) -> None:
     for record in made["counter"] + made["other"]:
         by_hour.setdefault(iso(hour_start(parse(record["started_at"]))), []).append(record)
     assert [entry["hour"] for entry in body["hours"]] == sorted(by_hour)  # only hours with invocations
+    late = late_cpu_ms(admin)
     for entry in body["hours"]:
-        assert_counters(entry, by_hour[entry["hour"]])
+        records = by_hour[entry["hour"]]
+        assert_counters(entry, records, late if any(r["outcome"] == "exceededCpu" for r in records) else 0.0)
     # The default range: the 24 whole hours up to the end of the current one.
     until = parse(body["until"])
     assert until.minute == until.second == 0 and until - parse(body["since"]) == timedelta(hours=24)
@@ -165,7 +179,7 @@ def test_times_inside_an_hour_cover_the_whole_hour(admin, made) -> None:
     body = usage(admin, since=iso(hour + timedelta(minutes=20)).replace(".000Z", "Z"), until=(hour + timedelta(minutes=40)).isoformat()).json()
     assert body["since"] == iso(hour) and body["until"] == iso(hour + HOUR)
     assert [entry["hour"] for entry in body["hours"]] == [iso(hour)]
-    assert_counters(body["totals"], in_hour)
+    assert_counters(body["totals"], in_hour, late_cpu_ms(admin) if any(r["outcome"] == "exceededCpu" for r in in_hour) else 0.0)
     # until is exclusive: a range ending at the hour's start does not hold it.
     before = usage(admin, since=iso(hour - 2 * HOUR), until=iso(hour)).json()
     assert before["until"] == iso(hour) and before["totals"]["invocations"] == 0 and before["scripts"] == []

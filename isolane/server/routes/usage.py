@@ -67,7 +67,9 @@ async def get_usage(
     until: str | None = Query(None, max_length=64, description="ISO 8601; default: now"),
     script: str | None = Query(None, max_length=64, description="only this script (a seed upload's id for /execute)"),
 ) -> JSONResponse:
-    """Usage of the namespace in whole hours: `since` is rounded down and `until` up to the hour."""
+    """Usage of the namespace in whole hours: `since` is rounded down and `until` up to the hour.
+    `cpu_ms` is the sum of the invocation records' CPU plus what isolates ended by a limit
+    burnt before they stopped (charged to the hour it was reported in)."""
     services = request.app.state.services
     query = usage_query(ns, since, until, script)
     await services.namespaces.get(ns)  # 404 for a namespace that does not exist
