@@ -34,6 +34,7 @@ from isolane.config import (
     DEFAULT_RECORDS_SWEEP_SECONDS,
     Settings,
 )
+from isolane.sandbox.confinement.layers import SandboxMode
 from isolane.sandbox.limits import Limits
 from isolane.sandbox.supervisor import default_executor_count
 from isolane.store.permissions import PRIVATE_UMASK
@@ -85,6 +86,15 @@ def serve(
             help="Resident memory ceiling per executor process, MB; past it the allocating invocation ends exceededMemory.",
         ),
     ] = 2048,
+    sandbox: Annotated[
+        SandboxMode,
+        typer.Option(
+            envvar="ISOLANE_SANDBOX",
+            case_sensitive=False,
+            help="How executors are confined: strict refuses to start without every layer, auto uses every layer "
+            "this host gives and logs the missing ones, off runs them unconfined (debugging only).",
+        ),
+    ] = SandboxMode.AUTO,
     dispatch_domain: Annotated[
         str,
         typer.Option(
@@ -270,6 +280,7 @@ def serve(
         isolate_cache_size=isolate_cache_size,
         spare_isolates=spare_isolates,
         executor_memory_mb=executor_memory_mb,
+        sandbox=sandbox,
         dispatch_domain=dispatch_domain.strip(".").lower(),
         max_request_bytes=max_request_bytes,
         egress_allow=egress_allow,

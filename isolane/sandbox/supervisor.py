@@ -22,19 +22,17 @@ import contextlib
 import itertools
 import logging
 import os
-import shutil
-import signal
 import sys
-import tempfile
 import time
 from collections import OrderedDict
 from base64 import b64encode
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from isolane.sandbox import protocol
+from isolane.sandbox.confinement.jail import Confined, Jail, ProcessLimits
+from isolane.sandbox.confinement.layers import Layers, SandboxMode
 from isolane.sandbox.limits import Limits
 from isolane.sandbox.outcomes import Outcome
 
@@ -150,16 +148,21 @@ _CANCELED_ERROR = {"name": "Error", "message": "The invocation was canceled by t
 _MALFORMED_ERROR = {"name": "Error", "message": "The worker's runtime reported a malformed result.", "stack": None}
 
 
-def executor_environment() -> dict[str, str]:
-    """The whole environment an executor gets: nothing of the server's."""
-    package_root = Path(__file__).resolve().parents[2]
-    return {
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "LANG": "C.UTF-8",
-        "PYTHONPATH": str(package_root),
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "PYTHONUNBUFFERED": "1",
-    }
+def executor_limits(cache_size: int, spares: int, memory_mb: int) -> ProcessLimits:
+    """What the kernel lets an executor have: memory well above its own RSS ceiling (which
+    it keeps by closing isolates; the cgroup is the backstop that kills it), and a thread
+    per cached, spare and closing isolate plus V8's and the executor's own."""
+    return ProcessLimits(memory_mb=memory_mb + max(512, memory_mb // 2), pids=2 * (cache_size + spares) + 256)
+
+
+async def _relay(stream: asyncio.StreamReader | None) -> None:
+    """An executor's stderr (its log lines) onto the server's: the executor holds a pipe,
+    never the server's own stderr, which may be a file or the journal's socket."""
+    if stream is None:
+        return
+    while chunk := await stream.read(65536):
+        sys.stderr.write(chunk.decode(errors="replace"))
+    sys.stderr.flush()
 
 
 class ExecutorProcess:
@@ -172,8 +175,12 @@ class ExecutorProcess:
         spares: int,
         memory_limit_mb: int,
         on_late_cpu: Callable[[tuple[str, ...], float], None] | None = None,
+        jail: Jail | None = None,
     ) -> None:
         self.index = index
+        self._jail = jail or Jail.unconfined()
+        self._confined: Confined | None = None
+        self._stderr: asyncio.Task[None] | None = None
         self._memory_limit_mb = memory_limit_mb
         self._cache_size = cache_size
         self._spares = spares
@@ -187,7 +194,6 @@ class ExecutorProcess:
         self._warm: OrderedDict[tuple[str, str, str], None] = OrderedDict()
         self.process: asyncio.subprocess.Process | None = None
         self._reader: asyncio.Task[None] | None = None
-        self._workdir: str | None = None
         self.exited: asyncio.Event = asyncio.Event()
         self.retiring: asyncio.Event = asyncio.Event()  # it asked to be replaced
         self._available = True  # neither exited nor retiring (read for every invocation)
@@ -198,7 +204,8 @@ class ExecutorProcess:
 
     @property
     def pid(self) -> int | None:
-        return self.process.pid if self.process else None
+        """The executor's own host pid (inside bubblewrap, when confined)."""
+        return self._confined.pid if self._confined else None
 
     @property
     def available(self) -> bool:
@@ -215,25 +222,11 @@ class ExecutorProcess:
             self._warm.popitem(last=False)
 
     async def start(self) -> None:
-        self._workdir = tempfile.mkdtemp(prefix="isolane-executor-")
-        self.process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-s",
-            "-m",
-            "isolane.sandbox.executor",
-            "--cache-size",
-            str(self._cache_size),
-            "--spares",
-            str(self._spares),
-            "--memory-limit-mb",
-            str(self._memory_limit_mb),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            env=executor_environment(),
-            cwd=self._workdir,
-            start_new_session=True,
-            close_fds=True,
-        )
+        args = ["--cache-size", str(self._cache_size), "--spares", str(self._spares), "--memory-limit-mb", str(self._memory_limit_mb)]
+        limits = executor_limits(self._cache_size, self._spares, self._memory_limit_mb)
+        self._confined = await self._jail.spawn("isolane.sandbox.executor", args, slot=self.index, limits=limits)
+        self.process = self._confined.process
+        self._stderr = asyncio.create_task(_relay(self.process.stderr), name=f"executor-{self.index}-stderr")
         self._reader = asyncio.create_task(self._read_replies(), name=f"executor-{self.index}-reader")
 
     async def _read_replies(self) -> None:
@@ -415,9 +408,8 @@ class ExecutorProcess:
                 self.process.stdin.write(protocol.encode(message))
 
     def kill(self) -> None:
-        if self.process is not None and self.process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.process.send_signal(signal.SIGKILL)
+        if self._confined is not None and self.process is not None and self.process.returncode is None:
+            self._confined.kill()
 
     async def stop(self, timeout: float = 5.0) -> None:
         if self.process is not None and self.process.returncode is None:
@@ -428,11 +420,12 @@ class ExecutorProcess:
             except TimeoutError:
                 self.kill()
                 await self.process.wait()
-        if self._reader is not None:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._reader
-        if self._workdir:
-            shutil.rmtree(self._workdir, ignore_errors=True)
+        for task in (self._reader, self._stderr):
+            if task is not None:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        if self._confined is not None:
+            await self._confined.release()
 
     async def retire(self, wall_seconds: float) -> None:
         """Wait for a retiring executor to finish what it runs and exit (it does so itself);
@@ -454,8 +447,12 @@ class Supervisor:
         spares: int,
         executor_memory_mb: int = 2048,
         max_wall_ms: int = 30_000,
+        sandbox: SandboxMode | Jail = SandboxMode.AUTO,
     ) -> None:
+        """`sandbox`: how executors are confined (probed at start), or a jail already probed."""
         self._count = max(executors, 1)
+        self._sandbox = sandbox
+        self.jail = sandbox if isinstance(sandbox, Jail) else None
         self._executor_memory_mb = executor_memory_mb
         self._cache_size = cache_size
         self._spares = spares
@@ -470,13 +467,21 @@ class Supervisor:
         self.on_late_cpu: Callable[[tuple[str, ...], float], None] | None = None
 
     def _new_executor(self, index: int) -> ExecutorProcess:
-        return ExecutorProcess(index, self._cache_size, self._spares, self._executor_memory_mb, self._late_cpu)
+        return ExecutorProcess(index, self._cache_size, self._spares, self._executor_memory_mb, self._late_cpu, self.jail)
 
     def _late_cpu(self, key: tuple[str, ...], cpu_ms: float) -> None:
         if self.on_late_cpu is not None:
             self.on_late_cpu(key, cpu_ms)
 
+    @property
+    def layers(self) -> Layers:
+        """The confinement executors get (known once started)."""
+        return self.jail.layers if self.jail is not None else Layers(SandboxMode.OFF)
+
     async def start(self) -> None:
+        if self.jail is None:
+            assert isinstance(self._sandbox, SandboxMode)
+            self.jail = await asyncio.to_thread(Jail.probe, self._sandbox)
         for index in range(self._count):
             executor = self._new_executor(index)
             await executor.start()
@@ -652,7 +657,7 @@ class Supervisor:
             except (ExecutorLost, Retry, MalformedFrame):
                 return {**base, "alive": False}
             reply.pop("id", None)
-            return {**base, **reply, "alive": True}
+            return {**reply, **base, "alive": True}  # what the server knows wins over what it is told
 
         return list(await asyncio.gather(*(one(e) for e in list(self._executors))))
 
