@@ -479,9 +479,9 @@ def main() -> None:
     parser.add_argument("--spares", type=int, default=2)
     parser.add_argument("--memory-limit-mb", type=int, default=2048)
     args = parser.parse_args()
-    lockdown.close_inherited_descriptors()
-    logging.basicConfig(level=logging.INFO, format="executor %(process)d %(levelname)s %(message)s")
     instructions = lockdown.Instructions.from_env(os.environ.get(lockdown.ENV))
+    lockdown.begin(instructions)
+    logging.basicConfig(level=logging.INFO, format="executor %(process)d %(levelname)s %(message)s")
     _die_with_parent(instructions)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides when we stop
     # Frames go to the original stdout; anything else printed lands on stderr.
@@ -490,7 +490,9 @@ def main() -> None:
     try:
         import uvloop
 
-        uvloop.run(_serve(args, out_fd, instructions))
+        # One run of the loop, never a second: uvloop sets its signal wakeup up with a new
+        # socketpair on every run, which the seccomp filter refuses once locked down.
+        uvloop.new_event_loop().run_until_complete(_serve(args, out_fd, instructions))
     except Exception:  # noqa: BLE001
         log.exception("executor failed")
         os._exit(1)

@@ -34,7 +34,7 @@ PROBE_TIMEOUT_SECONDS = 20.0
 INSTALL_HINT = "install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap)"
 _PROBE = (
     "import json, os; from isolane.sandbox.confinement import lockdown as l; "
-    "l.close_inherited_descriptors(); l.apply(l.Instructions.from_env(os.environ.get(l.ENV))); "
+    "i = l.Instructions.from_env(os.environ.get(l.ENV)); l.begin(i); l.apply(i); "
     "print(json.dumps(l.status()))"
 )
 
@@ -91,6 +91,7 @@ class Jail:
     symlinks: list[filesystem.Symlink] = field(default_factory=list)
     hidden: list[str] = field(default_factory=list)
     seccomp: bytes | None = None
+    early_seccomp: bytes | None = None
     cgroups: Cgroups | None = None
 
     @classmethod
@@ -109,6 +110,7 @@ class Jail:
         root = os.geteuid() == 0
         try:
             jail.seccomp = syscalls.compile_filter()
+            jail.early_seccomp = syscalls.compile_early_filter()
         except (ImportError, OSError, RuntimeError) as exc:
             missing["seccomp"] = f"libseccomp unavailable: {exc}"
         jail.bwrap = bubblewrap.bwrap_path()
@@ -195,7 +197,8 @@ class Jail:
         (log.warning if missing else log.info)("%s", self.layers.summary())
 
     def _command(self, argv: list[str], *, slot: int, limits: ProcessLimits, info_fd: int | None = None, block_fd: int | None = None) -> tuple[list[str], dict[str, str]]:
-        instructions = lockdown.Instructions(self.seccomp, self._rlimits(limits), pid_namespace=self.bwrap is not None)
+        early = self.early_seccomp if self.seccomp is not None else None
+        instructions = lockdown.Instructions(self.seccomp, early, self._rlimits(limits), pid_namespace=self.bwrap is not None)
         env = base_environment() | {lockdown.ENV: instructions.to_env()}
         if self.bwrap is None:
             return argv, env

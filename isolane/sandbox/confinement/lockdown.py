@@ -41,12 +41,14 @@ class Instructions:
     """What the server asks of the process (serialised into its environment)."""
 
     seccomp_bpf: bytes | None = None
+    early_bpf: bytes | None = None  # installed at start-up (`begin`): io_uring refused
     rlimits: dict[str, int] = field(default_factory=dict)
     pid_namespace: bool = False  # pid 1 is bubblewrap's, so a parent pid of 1 means nothing
 
     def to_env(self) -> str:
         return json.dumps({
             "seccomp": base64.b64encode(self.seccomp_bpf).decode() if self.seccomp_bpf else None,
+            "early": base64.b64encode(self.early_bpf).decode() if self.early_bpf else None,
             "rlimits": self.rlimits,
             "pid_namespace": self.pid_namespace,
         })  # fmt: skip
@@ -57,13 +59,30 @@ class Instructions:
             return None
         data = json.loads(text)
         bpf = base64.b64decode(data["seccomp"]) if data.get("seccomp") else None
-        return cls(bpf, {str(k): int(v) for k, v in data.get("rlimits", {}).items()}, bool(data.get("pid_namespace")))
+        early = base64.b64decode(data["early"]) if data.get("early") else None
+        rlimits = {str(k): int(v) for k, v in data.get("rlimits", {}).items()}
+        return cls(bpf, early, rlimits, bool(data.get("pid_namespace")))
 
 
 def close_inherited_descriptors() -> None:
     """Close every descriptor but stdin, stdout and stderr (the pipes to the server): run
     first thing, before the process opens any of its own."""
     os.closerange(3, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+
+
+def begin(instructions: Instructions | None) -> None:
+    """First thing at start-up: close what was inherited and install the early filter
+    (before the event loop exists: see `syscalls.EARLY_REFUSED`)."""
+    close_inherited_descriptors()
+    if instructions is not None and instructions.early_bpf is not None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        _no_new_privs(libc)
+        install_filter(libc, instructions.early_bpf)
+
+
+def _no_new_privs(libc: ctypes.CDLL) -> None:
+    if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        raise LockdownFailed(f"prctl(PR_SET_NO_NEW_PRIVS): {os.strerror(ctypes.get_errno())}")
 
 
 def apply(instructions: Instructions) -> None:
@@ -73,8 +92,7 @@ def apply(instructions: Instructions) -> None:
         limit = value if hard == resource.RLIM_INFINITY else min(value, hard)
         resource.setrlimit(kind, (limit, limit))
     libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
-        raise LockdownFailed(f"prctl(PR_SET_NO_NEW_PRIVS): {os.strerror(ctypes.get_errno())}")
+    _no_new_privs(libc)
     if instructions.seccomp_bpf is not None:
         install_filter(libc, instructions.seccomp_bpf)
 

@@ -62,6 +62,24 @@ _IOCTLS = (0x5401, 0x5413, 0x541B, 0x5421, 0x5450, 0x5451)  # TCGETS TIOCGWINSZ 
 _PRCTLS = (15, 16, 3, 23, 0x53564D41)  # PR_SET_NAME PR_GET_NAME PR_GET_DUMPABLE PR_CAPBSET_READ PR_SET_VMA
 
 
+# Refused from the first instruction on, before the event loop exists: libuv sets up an
+# io_uring to batch epoll_ctl when it creates a loop, and once the main filter refuses
+# io_uring_enter, libuv aborts the process at its next batch. Without a ring (ENOSYS here)
+# libuv calls epoll_ctl itself. A ring is also a way around any filter: its operations
+# (openat, socket, connect) are not system calls a filter sees.
+EARLY_REFUSED = ("io_uring_setup", "io_uring_enter", "io_uring_register")
+
+
+def compile_early_filter() -> bytes:
+    """The filter installed first thing at start-up: everything but io_uring allowed."""
+    import pyseccomp as seccomp
+
+    rules = seccomp.SyscallFilter(seccomp.ALLOW)
+    for name in EARLY_REFUSED:
+        _add(rules, seccomp.ERRNO(errno.ENOSYS), name)
+    return _export(rules)
+
+
 def compile_filter() -> bytes:
     """The filter as a BPF program (raises ImportError/OSError without libseccomp)."""
     import pyseccomp as seccomp  # the server only: the executor installs the bytes
@@ -76,6 +94,10 @@ def compile_filter() -> bytes:
         _add(rules, seccomp.ALLOW, "prctl", seccomp.Arg(0, seccomp.EQ, option))
     for name in FALL_BACK:
         _add(rules, seccomp.ERRNO(errno.ENOSYS), name)
+    return _export(rules)
+
+
+def _export(rules) -> bytes:  # noqa: ANN001 - a pyseccomp.SyscallFilter
     with tempfile.TemporaryFile() as out:
         rules.export_bpf(out)
         out.seek(0)
