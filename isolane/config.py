@@ -48,6 +48,9 @@ class Settings:
     spare_isolates: int = 2
     executor_memory_mb: int = 2048
     sandbox: SandboxMode = SandboxMode.AUTO  # how executors are confined (sandbox/confinement/)
+    # Namespaces that run on executors of their own: (cordon name, its namespaces).
+    cordons: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    cordon_executors: int = 1
     dispatch_domain: str = DEFAULT_DISPATCH_DOMAIN
     egress_allow: str = ""  # "host:port,host:port": destinations allowed despite the policy
     max_subrequests: int = DEFAULT_MAX_SUBREQUESTS

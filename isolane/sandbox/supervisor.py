@@ -176,8 +176,10 @@ class ExecutorProcess:
         memory_limit_mb: int,
         on_late_cpu: Callable[[tuple[str, ...], float], None] | None = None,
         jail: Jail | None = None,
+        cordon: str | None = None,
     ) -> None:
         self.index = index
+        self.cordon = cordon  # None: the shared executors
         self._jail = jail or Jail.unconfined()
         self._confined: Confined | None = None
         self._stderr: asyncio.Task[None] | None = None
@@ -448,9 +450,18 @@ class Supervisor:
         executor_memory_mb: int = 2048,
         max_wall_ms: int = 30_000,
         sandbox: SandboxMode | Jail = SandboxMode.AUTO,
+        cordons: dict[str, list[str]] | None = None,
+        cordon_executors: int = 1,
     ) -> None:
-        """`sandbox`: how executors are confined (probed at start), or a jail already probed."""
+        """`sandbox`: how executors are confined (probed at start), or a jail already probed.
+        `cordons`: named groups of namespaces that get executors of their own
+        (`cordon_executors` each), apart from the shared ones and from each other."""
         self._count = max(executors, 1)
+        self._cordon_of = {namespace: name for name, namespaces in (cordons or {}).items() for namespace in namespaces}
+        # The cordon of each executor slot, in index order: the shared ones first.
+        self._slots: list[str | None] = [None] * self._count
+        for name in cordons or {}:
+            self._slots += [name] * max(cordon_executors, 1)
         self._sandbox = sandbox
         self.jail = sandbox if isinstance(sandbox, Jail) else None
         self._executor_memory_mb = executor_memory_mb
@@ -467,7 +478,13 @@ class Supervisor:
         self.on_late_cpu: Callable[[tuple[str, ...], float], None] | None = None
 
     def _new_executor(self, index: int) -> ExecutorProcess:
-        return ExecutorProcess(index, self._cache_size, self._spares, self._executor_memory_mb, self._late_cpu, self.jail)
+        return ExecutorProcess(
+            index, self._cache_size, self._spares, self._executor_memory_mb, self._late_cpu, self.jail, self._slots[index]
+        )
+
+    def cordon(self, namespace: str) -> str | None:
+        """The cordon whose executors run `namespace`'s code (None: the shared executors)."""
+        return self._cordon_of.get(namespace)
 
     def _late_cpu(self, key: tuple[str, ...], cpu_ms: float) -> None:
         if self.on_late_cpu is not None:
@@ -482,7 +499,7 @@ class Supervisor:
         if self.jail is None:
             assert isinstance(self._sandbox, SandboxMode)
             self.jail = await asyncio.to_thread(Jail.probe, self._sandbox)
-        for index in range(self._count):
+        for index in range(len(self._slots)):
             executor = self._new_executor(index)
             await executor.start()
             self._executors.append(executor)
@@ -541,10 +558,13 @@ class Supervisor:
         """How many executor processes are running now (retiring ones not counted)."""
         return sum(1 for e in self._executors if e.available and e.process is not None and e.process.returncode is None)
 
-    def _choose(self, key: tuple[str, str, str] | None, avoid: set[int] | None = None) -> ExecutorProcess:
-        live = [e for e in self._executors if e._available and (not avoid or id(e) not in avoid)]
+    def _choose(self, key: tuple[str, str, str] | None, avoid: set[int] | None = None, cordon: str | None = None) -> ExecutorProcess:
+        """The executor for `key`: one of its cordon's, never another's, warm if that one is
+        not much busier than the least busy."""
+        mine = [e for e in self._executors if e.cordon == cordon]
+        live = [e for e in mine if e._available and (not avoid or id(e) not in avoid)]
         if not live:
-            live = [e for e in self._executors if e._available] or self._executors
+            live = [e for e in mine if e._available] or mine
         least = min(live, key=lambda e: e.in_flight)
         if key is not None:
             warm = [e for e in live if e.is_warm(key)]
@@ -579,8 +599,9 @@ class Supervisor:
         }
         deadline = limits.wall_ms / 1000 + DEADLINE_GRACE_SECONDS
         tried: set[int] = set()
+        cordon = self._cordon_of.get(ref.namespace)
         for attempt in range(RETRIES + 1):
-            executor = self._choose(ref.key, tried) if attempt == 0 else await self._another(ref.key, tried)
+            executor = self._choose(ref.key, tried, cordon) if attempt == 0 else await self._another(ref.key, tried, cordon)
             tried.add(id(executor))
             try:
                 # A streamed body can be sent once only: then the code always goes along.
@@ -623,20 +644,20 @@ class Supervisor:
                 return ExecutionResult(outcome=Outcome.EXCEPTION, error=dict(_MALFORMED_ERROR), cpu_ms=result.cpu_ms, wall_ms=result.wall_ms)
         return result
 
-    async def _another(self, key: tuple[str, str, str], tried: set[int]) -> ExecutorProcess:
-        """An available executor not tried yet; when every one has just retired, wait
-        (briefly) for a replacement rather than fail the invocation."""
+    async def _another(self, key: tuple[str, str, str], tried: set[int], cordon: str | None) -> ExecutorProcess:
+        """An available executor of the cordon not tried yet; when every one has just
+        retired, wait (briefly) for a replacement rather than fail the invocation."""
         deadline = asyncio.get_running_loop().time() + REPLACEMENT_WAIT_SECONDS
-        while not any(e.available and id(e) not in tried for e in self._executors):
+        while not any(e.available and id(e) not in tried and e.cordon == cordon for e in self._executors):
             if asyncio.get_running_loop().time() > deadline:
                 break
             await asyncio.sleep(0.02)
-        return self._choose(key, tried)
+        return self._choose(key, tried, cordon)
 
-    async def check(self, code: str) -> CheckResult:
-        """Compile `code` in an executor without running it."""
+    async def check(self, code: str, namespace: str | None = None) -> CheckResult:
+        """Compile `code` in an executor (of the namespace's cordon) without running it."""
         for _ in range(3):  # retries if the executor died or retired under us
-            executor = self._choose(None)
+            executor = self._choose(None, cordon=self.cordon(namespace) if namespace else None)
             try:
                 reply = await executor.request({"op": "check", "code": code}, CHECK_DEADLINE_SECONDS)
             except (ExecutorLost, Retry):
@@ -651,7 +672,7 @@ class Supervisor:
 
     async def stats(self) -> list[dict[str, Any]]:
         async def one(executor: ExecutorProcess) -> dict[str, Any]:
-            base = {"index": executor.index, "pid": executor.pid, "in_flight": executor.in_flight}
+            base = {"index": executor.index, "pid": executor.pid, "in_flight": executor.in_flight, "cordon": executor.cordon}
             try:
                 reply = await executor.request({"op": "stats"}, 5.0)
             except (ExecutorLost, Retry, MalformedFrame):

@@ -83,6 +83,8 @@ async def start_services(settings: Settings) -> Services:
         executor_memory_mb=settings.executor_memory_mb,
         max_wall_ms=settings.limits.wall_ms,
         sandbox=await asyncio.to_thread(Jail.probe, settings.sandbox, private=settings.private_dirs),
+        cordons={name: list(namespaces) for name, namespaces in settings.cordons},
+        cordon_executors=settings.cordon_executors,
     )
     await supervisor.start()
     settle_heap()

@@ -32,6 +32,7 @@ class ExecutorStats(BaseModel):
     pid: int | None = Field(description="the executor process's host pid")
     in_flight: int
     alive: bool
+    cordon: str | None = Field(None, description="the cordon whose namespaces it runs (null: the shared executors)")
     idle_isolates: int | None = None
     spare_isolates: int | None = None
     running: int | None = None
