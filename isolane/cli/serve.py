@@ -318,6 +318,15 @@ def serve(
         link_timeout_seconds=link_timeout_seconds,
         link_memory_mb=link_memory_mb,
     )
+    if sandbox is SandboxMode.STRICT:  # refuse here, with a plain message, not from the app's start-up
+        from isolane.sandbox.confinement.jail import Jail
+        from isolane.sandbox.confinement.layers import SandboxUnavailable
+
+        try:
+            Jail.probe(SandboxMode.STRICT, private=settings.private_dirs)
+        except SandboxUnavailable as exc:
+            typer.echo(f"isolane: {exc}", err=True)
+            raise typer.Exit(1) from None
     run(settings, log_level=log_level, log_format=log_format)
 
 

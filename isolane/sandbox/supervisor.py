@@ -149,10 +149,12 @@ _MALFORMED_ERROR = {"name": "Error", "message": "The worker's runtime reported a
 
 
 def executor_limits(cache_size: int, spares: int, memory_mb: int) -> ProcessLimits:
-    """What the kernel lets an executor have: memory well above its own RSS ceiling (which
-    it keeps by closing isolates; the cgroup is the backstop that kills it), and a thread
-    per cached, spare and closing isolate plus V8's and the executor's own."""
-    return ProcessLimits(memory_mb=memory_mb + max(512, memory_mb // 2), pids=2 * (cache_size + spares) + 256)
+    """What the kernel lets an executor have: memory well above its own RSS ceiling, which
+    it keeps by sampling and ending what holds the most, so concurrent invocations may
+    overshoot it for a moment (the cgroup is the backstop that kills the executor: twice the
+    ceiling plus 1 GiB); and a thread per cached, spare and closing isolate plus V8's and
+    the executor's own."""
+    return ProcessLimits(memory_mb=2 * memory_mb + 1024, pids=2 * (cache_size + spares) + 256)
 
 
 async def _relay(stream: asyncio.StreamReader | None) -> None:

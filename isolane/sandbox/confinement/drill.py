@@ -3,7 +3,7 @@ by the same `Jail`, that locks itself down at the same point and then runs an at
 payload (Python, from stdin) as code running inside an executor after a V8 escape would.
 
 The payload leaves its findings in `result` (anything JSON can hold), printed on stdout.
-Run by tests/sandbox/test_escape_drills.py; the server never starts it."""
+Run by tests/sandbox/confinement/test_escape_drills.py; the server never starts it."""
 
 from __future__ import annotations
 

@@ -189,7 +189,7 @@ class Jail:
     def _report(self) -> None:
         missing = self.layers.missing
         if self.mode is SandboxMode.STRICT and missing:
-            raise SandboxUnavailable("--sandbox strict: " + "; ".join(f"{k}: {v}" for k, v in missing.items()))
+            raise SandboxUnavailable(f"--sandbox strict, and this host cannot give every layer: missing {self.layers.missing_text()}")
         active = self.layers.active
         for layer in LAYERS:
             if layer not in missing:

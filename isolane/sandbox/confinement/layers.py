@@ -46,8 +46,15 @@ class Layers:
             return "sandbox OFF: executors run unconfined, as the server's user (debugging only)"
         text = "sandbox " + self.mode.value + ": " + (", ".join(self.active) or "no layer")
         if self.missing:
-            text += "; missing: " + "; ".join(f"{name} ({why})" for name, why in self.missing.items())
+            text += "; missing: " + self.missing_text()
         return text
+
+    def missing_text(self) -> str:
+        """The missing layers grouped by reason: `uid, namespaces (bubblewrap is not ...)`."""
+        by_reason: dict[str, list[str]] = {}
+        for name, why in self.missing.items():
+            by_reason.setdefault(why, []).append(name)
+        return "; ".join(f"{', '.join(names)} ({why})" for why, names in by_reason.items())
 
     def as_dict(self) -> dict[str, object]:
         return {"mode": self.mode.value, "active": list(self.active), "missing": dict(self.missing)}

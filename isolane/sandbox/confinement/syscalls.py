@@ -85,6 +85,9 @@ def compile_filter() -> bytes:
     import pyseccomp as seccomp  # the server only: the executor installs the bytes
 
     rules = seccomp.SyscallFilter(seccomp.ERRNO(errno.EPERM))
+    # A binary tree of the allowed calls rather than a list: each call the executor makes
+    # is checked in ~8 comparisons, not up to ~130.
+    rules.set_attr(seccomp.Attr.CTL_OPTIMIZE, 2)
     for name in ALLOWED:
         _add(rules, seccomp.ALLOW, name)
     _add(rules, seccomp.ALLOW, "clone", seccomp.Arg(0, seccomp.MASKED_EQ, _CLONE_THREAD, _CLONE_THREAD))
