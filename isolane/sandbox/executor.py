@@ -481,7 +481,7 @@ def main() -> None:
     args = parser.parse_args()
     instructions = lockdown.Instructions.from_env(os.environ.get(lockdown.ENV))
     lockdown.begin(instructions)
-    logging.basicConfig(level=logging.INFO, format="executor %(process)d %(levelname)s %(message)s")
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     _die_with_parent(instructions)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides when we stop
     # Frames go to the original stdout; anything else printed lands on stderr.

@@ -145,6 +145,7 @@ class MalformedFrame(Exception):
 
 
 _CANCELED_ERROR = {"name": "Error", "message": "The invocation was canceled by the platform.", "stack": None}
+RELAY_LINE_BYTES = 16 * 1024  # an executor's log line, at most, on the server's stderr
 _MALFORMED_ERROR = {"name": "Error", "message": "The worker's runtime reported a malformed result.", "stack": None}
 
 
@@ -157,13 +158,20 @@ def executor_limits(cache_size: int, spares: int, memory_mb: int) -> ProcessLimi
     return ProcessLimits(memory_mb=2 * memory_mb + 1024, pids=2 * (cache_size + spares) + 256)
 
 
-async def _relay(stream: asyncio.StreamReader | None) -> None:
-    """An executor's stderr (its log lines) onto the server's: the executor holds a pipe,
-    never the server's own stderr, which may be a file or the journal's socket."""
+async def _relay(stream: asyncio.StreamReader | None, pid: int) -> None:
+    """An executor's stderr (its log lines) onto the server's, each line prefixed with its
+    host pid (inside its pid namespace it is pid 1): the executor holds a pipe, never the
+    server's own stderr, which may be a file or the journal's socket."""
     if stream is None:
         return
-    while chunk := await stream.read(65536):
-        sys.stderr.write(chunk.decode(errors="replace"))
+    while True:
+        try:
+            line = await stream.readline()
+        except ValueError:  # a line past the reader's limit: what it has, then go on
+            line = await stream.read(RELAY_LINE_BYTES) + b"\n"
+        if not line:
+            break
+        sys.stderr.write(f"executor {pid} " + line[:RELAY_LINE_BYTES].decode(errors="replace").rstrip("\n") + "\n")
     sys.stderr.flush()
 
 
@@ -230,7 +238,7 @@ class ExecutorProcess:
         limits = executor_limits(self._cache_size, self._spares, self._memory_limit_mb)
         self._confined = await self._jail.spawn("isolane.sandbox.executor", args, slot=self.index, limits=limits)
         self.process = self._confined.process
-        self._stderr = asyncio.create_task(_relay(self.process.stderr), name=f"executor-{self.index}-stderr")
+        self._stderr = asyncio.create_task(_relay(self.process.stderr, self._confined.pid), name=f"executor-{self.index}-stderr")
         self._reader = asyncio.create_task(self._read_replies(), name=f"executor-{self.index}-reader")
 
     async def _read_replies(self) -> None:
