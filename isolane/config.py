@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from isolane.sandbox.confinement.layers import SandboxMode
 from isolane.sandbox.limits import Limits
 
 DEFAULT_MAX_SCRIPT_BYTES = 10 * 1024 * 1024
@@ -46,6 +47,10 @@ class Settings:
     isolate_cache_size: int = 256
     spare_isolates: int = 2
     executor_memory_mb: int = 2048
+    sandbox: SandboxMode = SandboxMode.AUTO  # how executors are confined (sandbox/confinement/)
+    # Namespaces that run on executors of their own: (cordon name, its namespaces).
+    cordons: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    cordon_executors: int = 1
     dispatch_domain: str = DEFAULT_DISPATCH_DOMAIN
     egress_allow: str = ""  # "host:port,host:port": destinations allowed despite the policy
     max_subrequests: int = DEFAULT_MAX_SUBREQUESTS
@@ -77,3 +82,12 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'isolane.db').resolve()}"
+
+    @property
+    def private_dirs(self) -> list[Path]:
+        """Directories no executor may ever see: the data dir, and a SQLite database's own."""
+        dirs = [self.data_dir]
+        url = self.resolved_database_url
+        if url.startswith("sqlite") and ":///" in url:
+            dirs.append(Path(url.split(":///", 1)[1].split("?", 1)[0]).parent)
+        return dirs

@@ -84,3 +84,11 @@ def multipart_upload(modules: dict[str, tuple[str | bytes, str]], metadata: dict
 def invoke(server: Server, ns: str, name: str, path: str = "", method: str = "GET", **kwargs) -> httpx.Response:
     """Call a script's fetch handler by path, without a token."""
     return httpx.request(method, f"{server.url}/v1/namespaces/{ns}/scripts/{name}/invoke{path}", timeout=30, **kwargs)
+
+
+def pytest_report_header() -> str:
+    """Which sandbox layers the executors of this run's servers get (CI's log shows it)."""
+    from isolane.sandbox.confinement.jail import Jail
+    from isolane.sandbox.confinement.layers import SandboxMode
+
+    return Jail.probe(SandboxMode.AUTO).layers.summary()

@@ -34,6 +34,7 @@ from isolane.config import (
     DEFAULT_RECORDS_SWEEP_SECONDS,
     Settings,
 )
+from isolane.sandbox.confinement.layers import SandboxMode
 from isolane.sandbox.limits import Limits
 from isolane.sandbox.supervisor import default_executor_count
 from isolane.store.permissions import PRIVATE_UMASK
@@ -85,6 +86,26 @@ def serve(
             help="Resident memory ceiling per executor process, MB; past it the allocating invocation ends exceededMemory.",
         ),
     ] = 2048,
+    sandbox: Annotated[
+        SandboxMode,
+        typer.Option(
+            envvar="ISOLANE_SANDBOX",
+            case_sensitive=False,
+            help="How executors are confined: strict refuses to start without every layer, auto uses every layer "
+            "this host gives and logs the missing ones, off runs them unconfined (debugging only).",
+        ),
+    ] = SandboxMode.AUTO,
+    cordon: Annotated[
+        list[str] | None,
+        typer.Option(
+            envvar="ISOLANE_CORDONS",
+            help="NAME=NS[,NS...]: these namespaces run on executors of their own, apart from the shared ones and "
+            "from other cordons (repeat for more cordons; the variable takes them space-separated).",
+        ),
+    ] = None,
+    cordon_executors: Annotated[
+        int, typer.Option(envvar="ISOLANE_CORDON_EXECUTORS", min=1, help="Executor processes per cordon.")
+    ] = 1,
     dispatch_domain: Annotated[
         str,
         typer.Option(
@@ -270,6 +291,9 @@ def serve(
         isolate_cache_size=isolate_cache_size,
         spare_isolates=spare_isolates,
         executor_memory_mb=executor_memory_mb,
+        sandbox=sandbox,
+        cordons=_cordons(cordon or []),
+        cordon_executors=cordon_executors,
         dispatch_domain=dispatch_domain.strip(".").lower(),
         max_request_bytes=max_request_bytes,
         egress_allow=egress_allow,
@@ -294,7 +318,37 @@ def serve(
         link_timeout_seconds=link_timeout_seconds,
         link_memory_mb=link_memory_mb,
     )
+    if sandbox is SandboxMode.STRICT:  # refuse here, with a plain message, not from the app's start-up
+        from isolane.sandbox.confinement.jail import Jail
+        from isolane.sandbox.confinement.layers import SandboxUnavailable
+
+        try:
+            Jail.probe(SandboxMode.STRICT, private=settings.private_dirs)
+        except SandboxUnavailable as exc:
+            typer.echo(f"isolane: {exc}", err=True)
+            raise typer.Exit(1) from None
     run(settings, log_level=log_level, log_format=log_format)
+
+
+def _cordons(specs: list[str]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """`NAME=NS,NS` options as (name, namespaces) pairs; a namespace in one cordon at most."""
+    from isolane.platform.names import DNS_LABEL
+
+    cordons: dict[str, tuple[str, ...]] = {}
+    seen: dict[str, str] = {}
+    for spec in specs:
+        name, _, listed = spec.partition("=")
+        namespaces = tuple(ns.strip() for ns in listed.split(",") if ns.strip())
+        if not DNS_LABEL.fullmatch(name) or not namespaces or name in cordons:
+            raise typer.BadParameter(f"{spec!r}: use NAME=NS[,NS...] with a new lowercase name", param_hint="--cordon")
+        for namespace in namespaces:
+            if not DNS_LABEL.fullmatch(namespace):
+                raise typer.BadParameter(f"{namespace!r} is not a namespace name", param_hint="--cordon")
+            if namespace in seen:
+                raise typer.BadParameter(f"namespace {namespace!r} is in cordons {seen[namespace]!r} and {name!r}", param_hint="--cordon")
+            seen[namespace] = name
+        cordons[name] = namespaces
+    return tuple(cordons.items())
 
 
 def version() -> None:

@@ -148,7 +148,7 @@ class Publisher:
             code, source_map = linked.code, linked.source_map
         else:
             code = upload.modules[0].text()
-            await self._check_syntax(code, upload.main)
+            await self._check_syntax(code, upload.main, namespace)
 
         module_blobs = [await self._blobs.put(module.content) for module in upload.modules]
         code_blob = await self._blobs.put(code.encode("utf-8"))
@@ -214,8 +214,8 @@ class Publisher:
         }
         return Published(version_id, stored.created, info)
 
-    async def _check_syntax(self, code: str, module: str) -> None:
-        check = await self._supervisor.check(code)
+    async def _check_syntax(self, code: str, module: str, namespace: str) -> None:
+        check = await self._supervisor.check(code, namespace)  # V8 parses it: in the namespace's cordon
         if not check.ok:
             where = f"{module}:{check.line}:{check.column}: " if check.line else f"{module}: "
             raise BadRequest(f"{where}{check.message}", code="syntax_error", module=module, line=check.line, column=check.column)

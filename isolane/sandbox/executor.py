@@ -29,6 +29,7 @@ import orjson
 
 from isolane.runtime import host
 from isolane.sandbox import protocol
+from isolane.sandbox.confinement import lockdown
 from isolane.sandbox.boundary import MAX_STATE_BYTES, BoundaryViolation, State
 from isolane.sandbox.engine import Isolate, OutOfMemory, ScriptError, Terminated
 from isolane.sandbox.hostwork import HostWork
@@ -361,7 +362,6 @@ class Executor:
         self._send(
             {
                 "id": message["id"],
-                "pid": os.getpid(),
                 "idle_isolates": len(self._cache),
                 "spare_isolates": self._factory.spare_count,
                 "running": len(self._running),
@@ -438,24 +438,29 @@ def _limit_error(outcome: Outcome, limits: Limits) -> dict[str, Any] | None:
     return {"name": "Error", "message": template.format(**limits.to_wire()), "stack": None}
 
 
-def _die_with_parent() -> None:
-    """Ask the kernel to kill us if the server dies (PR_SET_PDEATHSIG)."""
+def _die_with_parent(instructions: lockdown.Instructions | None) -> None:
+    """Ask the kernel to kill us if the server dies (PR_SET_PDEATHSIG). Confined, our parent
+    is bubblewrap's pid 1, which dies with the server (--die-with-parent) and takes us along."""
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, signal.SIGKILL, 0, 0, 0)
     except (OSError, AttributeError):
         pass
-    if os.getppid() == 1:
-        os._exit(0)
+    if os.getppid() == 1 and not (instructions and instructions.pid_namespace):
+        os._exit(0)  # the server died before we asked
 
 
-async def _serve(args: argparse.Namespace, out_fd: int) -> None:
+async def _serve(args: argparse.Namespace, out_fd: int, instructions: lockdown.Instructions | None) -> None:
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=protocol.MAX_FRAME_BYTES)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin.buffer)
     transport, proto = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, os.fdopen(out_fd, "wb"))
     writer = asyncio.StreamWriter(transport, proto, None, loop)
     host.load_operations()
+    # Start-up is done: from here on the process is confined as the server asked (no new
+    # file descriptors' worth of privileges, no system calls outside the allowlist).
+    if instructions is not None:
+        lockdown.apply(instructions)
     executor = Executor(writer, cache_size=args.cache_size, spares=args.spares, memory_limit_mb=args.memory_limit_mb)
     gc.collect()
     gc.freeze()  # start-up objects need no more collecting: keeps full collections short
@@ -474,8 +479,10 @@ def main() -> None:
     parser.add_argument("--spares", type=int, default=2)
     parser.add_argument("--memory-limit-mb", type=int, default=2048)
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="executor %(process)d %(levelname)s %(message)s")
-    _die_with_parent()
+    instructions = lockdown.Instructions.from_env(os.environ.get(lockdown.ENV))
+    lockdown.begin(instructions)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    _die_with_parent(instructions)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides when we stop
     # Frames go to the original stdout; anything else printed lands on stderr.
     out_fd = os.dup(1)
@@ -483,7 +490,9 @@ def main() -> None:
     try:
         import uvloop
 
-        uvloop.run(_serve(args, out_fd))
+        # One run of the loop, never a second: uvloop sets its signal wakeup up with a new
+        # socketpair on every run, which the seccomp filter refuses once locked down.
+        uvloop.new_event_loop().run_until_complete(_serve(args, out_fd, instructions))
     except Exception:  # noqa: BLE001
         log.exception("executor failed")
         os._exit(1)

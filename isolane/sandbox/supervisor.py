@@ -22,19 +22,17 @@ import contextlib
 import itertools
 import logging
 import os
-import shutil
-import signal
 import sys
-import tempfile
 import time
 from collections import OrderedDict
 from base64 import b64encode
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from isolane.sandbox import protocol
+from isolane.sandbox.confinement.jail import Confined, Jail, ProcessLimits
+from isolane.sandbox.confinement.layers import Layers, SandboxMode
 from isolane.sandbox.limits import Limits
 from isolane.sandbox.outcomes import Outcome
 
@@ -147,19 +145,34 @@ class MalformedFrame(Exception):
 
 
 _CANCELED_ERROR = {"name": "Error", "message": "The invocation was canceled by the platform.", "stack": None}
+RELAY_LINE_BYTES = 16 * 1024  # an executor's log line, at most, on the server's stderr
 _MALFORMED_ERROR = {"name": "Error", "message": "The worker's runtime reported a malformed result.", "stack": None}
 
 
-def executor_environment() -> dict[str, str]:
-    """The whole environment an executor gets: nothing of the server's."""
-    package_root = Path(__file__).resolve().parents[2]
-    return {
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "LANG": "C.UTF-8",
-        "PYTHONPATH": str(package_root),
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "PYTHONUNBUFFERED": "1",
-    }
+def executor_limits(cache_size: int, spares: int, memory_mb: int) -> ProcessLimits:
+    """What the kernel lets an executor have: memory well above its own RSS ceiling, which
+    it keeps by sampling and ending what holds the most, so concurrent invocations may
+    overshoot it for a moment (the cgroup is the backstop that kills the executor: twice the
+    ceiling plus 1 GiB); and a thread per cached, spare and closing isolate plus V8's and
+    the executor's own."""
+    return ProcessLimits(memory_mb=2 * memory_mb + 1024, pids=2 * (cache_size + spares) + 256)
+
+
+async def _relay(stream: asyncio.StreamReader | None, pid: int) -> None:
+    """An executor's stderr (its log lines) onto the server's, each line prefixed with its
+    host pid (inside its pid namespace it is pid 1): the executor holds a pipe, never the
+    server's own stderr, which may be a file or the journal's socket."""
+    if stream is None:
+        return
+    while True:
+        try:
+            line = await stream.readline()
+        except ValueError:  # a line past the reader's limit: what it has, then go on
+            line = await stream.read(RELAY_LINE_BYTES) + b"\n"
+        if not line:
+            break
+        sys.stderr.write(f"executor {pid} " + line[:RELAY_LINE_BYTES].decode(errors="replace").rstrip("\n") + "\n")
+    sys.stderr.flush()
 
 
 class ExecutorProcess:
@@ -172,8 +185,14 @@ class ExecutorProcess:
         spares: int,
         memory_limit_mb: int,
         on_late_cpu: Callable[[tuple[str, ...], float], None] | None = None,
+        jail: Jail | None = None,
+        cordon: str | None = None,
     ) -> None:
         self.index = index
+        self.cordon = cordon  # None: the shared executors
+        self._jail = jail or Jail.unconfined()
+        self._confined: Confined | None = None
+        self._stderr: asyncio.Task[None] | None = None
         self._memory_limit_mb = memory_limit_mb
         self._cache_size = cache_size
         self._spares = spares
@@ -187,7 +206,6 @@ class ExecutorProcess:
         self._warm: OrderedDict[tuple[str, str, str], None] = OrderedDict()
         self.process: asyncio.subprocess.Process | None = None
         self._reader: asyncio.Task[None] | None = None
-        self._workdir: str | None = None
         self.exited: asyncio.Event = asyncio.Event()
         self.retiring: asyncio.Event = asyncio.Event()  # it asked to be replaced
         self._available = True  # neither exited nor retiring (read for every invocation)
@@ -198,7 +216,8 @@ class ExecutorProcess:
 
     @property
     def pid(self) -> int | None:
-        return self.process.pid if self.process else None
+        """The executor's own host pid (inside bubblewrap, when confined)."""
+        return self._confined.pid if self._confined else None
 
     @property
     def available(self) -> bool:
@@ -215,25 +234,11 @@ class ExecutorProcess:
             self._warm.popitem(last=False)
 
     async def start(self) -> None:
-        self._workdir = tempfile.mkdtemp(prefix="isolane-executor-")
-        self.process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-s",
-            "-m",
-            "isolane.sandbox.executor",
-            "--cache-size",
-            str(self._cache_size),
-            "--spares",
-            str(self._spares),
-            "--memory-limit-mb",
-            str(self._memory_limit_mb),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            env=executor_environment(),
-            cwd=self._workdir,
-            start_new_session=True,
-            close_fds=True,
-        )
+        args = ["--cache-size", str(self._cache_size), "--spares", str(self._spares), "--memory-limit-mb", str(self._memory_limit_mb)]
+        limits = executor_limits(self._cache_size, self._spares, self._memory_limit_mb)
+        self._confined = await self._jail.spawn("isolane.sandbox.executor", args, slot=self.index, limits=limits)
+        self.process = self._confined.process
+        self._stderr = asyncio.create_task(_relay(self.process.stderr, self._confined.pid), name=f"executor-{self.index}-stderr")
         self._reader = asyncio.create_task(self._read_replies(), name=f"executor-{self.index}-reader")
 
     async def _read_replies(self) -> None:
@@ -415,9 +420,8 @@ class ExecutorProcess:
                 self.process.stdin.write(protocol.encode(message))
 
     def kill(self) -> None:
-        if self.process is not None and self.process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.process.send_signal(signal.SIGKILL)
+        if self._confined is not None and self.process is not None and self.process.returncode is None:
+            self._confined.kill()
 
     async def stop(self, timeout: float = 5.0) -> None:
         if self.process is not None and self.process.returncode is None:
@@ -428,11 +432,12 @@ class ExecutorProcess:
             except TimeoutError:
                 self.kill()
                 await self.process.wait()
-        if self._reader is not None:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._reader
-        if self._workdir:
-            shutil.rmtree(self._workdir, ignore_errors=True)
+        for task in (self._reader, self._stderr):
+            if task is not None:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        if self._confined is not None:
+            await self._confined.release()
 
     async def retire(self, wall_seconds: float) -> None:
         """Wait for a retiring executor to finish what it runs and exit (it does so itself);
@@ -454,8 +459,21 @@ class Supervisor:
         spares: int,
         executor_memory_mb: int = 2048,
         max_wall_ms: int = 30_000,
+        sandbox: SandboxMode | Jail = SandboxMode.AUTO,
+        cordons: dict[str, list[str]] | None = None,
+        cordon_executors: int = 1,
     ) -> None:
+        """`sandbox`: how executors are confined (probed at start), or a jail already probed.
+        `cordons`: named groups of namespaces that get executors of their own
+        (`cordon_executors` each), apart from the shared ones and from each other."""
         self._count = max(executors, 1)
+        self._cordon_of = {namespace: name for name, namespaces in (cordons or {}).items() for namespace in namespaces}
+        # The cordon of each executor slot, in index order: the shared ones first.
+        self._slots: list[str | None] = [None] * self._count
+        for name in cordons or {}:
+            self._slots += [name] * max(cordon_executors, 1)
+        self._sandbox = sandbox
+        self.jail = sandbox if isinstance(sandbox, Jail) else None
         self._executor_memory_mb = executor_memory_mb
         self._cache_size = cache_size
         self._spares = spares
@@ -470,14 +488,28 @@ class Supervisor:
         self.on_late_cpu: Callable[[tuple[str, ...], float], None] | None = None
 
     def _new_executor(self, index: int) -> ExecutorProcess:
-        return ExecutorProcess(index, self._cache_size, self._spares, self._executor_memory_mb, self._late_cpu)
+        return ExecutorProcess(
+            index, self._cache_size, self._spares, self._executor_memory_mb, self._late_cpu, self.jail, self._slots[index]
+        )
+
+    def cordon(self, namespace: str) -> str | None:
+        """The cordon whose executors run `namespace`'s code (None: the shared executors)."""
+        return self._cordon_of.get(namespace)
 
     def _late_cpu(self, key: tuple[str, ...], cpu_ms: float) -> None:
         if self.on_late_cpu is not None:
             self.on_late_cpu(key, cpu_ms)
 
+    @property
+    def layers(self) -> Layers:
+        """The confinement executors get (known once started)."""
+        return self.jail.layers if self.jail is not None else Layers(SandboxMode.OFF)
+
     async def start(self) -> None:
-        for index in range(self._count):
+        if self.jail is None:
+            assert isinstance(self._sandbox, SandboxMode)
+            self.jail = await asyncio.to_thread(Jail.probe, self._sandbox)
+        for index in range(len(self._slots)):
             executor = self._new_executor(index)
             await executor.start()
             self._executors.append(executor)
@@ -536,10 +568,13 @@ class Supervisor:
         """How many executor processes are running now (retiring ones not counted)."""
         return sum(1 for e in self._executors if e.available and e.process is not None and e.process.returncode is None)
 
-    def _choose(self, key: tuple[str, str, str] | None, avoid: set[int] | None = None) -> ExecutorProcess:
-        live = [e for e in self._executors if e._available and (not avoid or id(e) not in avoid)]
+    def _choose(self, key: tuple[str, str, str] | None, avoid: set[int] | None = None, cordon: str | None = None) -> ExecutorProcess:
+        """The executor for `key`: one of its cordon's, never another's, warm if that one is
+        not much busier than the least busy."""
+        mine = [e for e in self._executors if e.cordon == cordon]
+        live = [e for e in mine if e._available and (not avoid or id(e) not in avoid)]
         if not live:
-            live = [e for e in self._executors if e._available] or self._executors
+            live = [e for e in mine if e._available] or mine
         least = min(live, key=lambda e: e.in_flight)
         if key is not None:
             warm = [e for e in live if e.is_warm(key)]
@@ -574,8 +609,9 @@ class Supervisor:
         }
         deadline = limits.wall_ms / 1000 + DEADLINE_GRACE_SECONDS
         tried: set[int] = set()
+        cordon = self._cordon_of.get(ref.namespace)
         for attempt in range(RETRIES + 1):
-            executor = self._choose(ref.key, tried) if attempt == 0 else await self._another(ref.key, tried)
+            executor = self._choose(ref.key, tried, cordon) if attempt == 0 else await self._another(ref.key, tried, cordon)
             tried.add(id(executor))
             try:
                 # A streamed body can be sent once only: then the code always goes along.
@@ -618,20 +654,20 @@ class Supervisor:
                 return ExecutionResult(outcome=Outcome.EXCEPTION, error=dict(_MALFORMED_ERROR), cpu_ms=result.cpu_ms, wall_ms=result.wall_ms)
         return result
 
-    async def _another(self, key: tuple[str, str, str], tried: set[int]) -> ExecutorProcess:
-        """An available executor not tried yet; when every one has just retired, wait
-        (briefly) for a replacement rather than fail the invocation."""
+    async def _another(self, key: tuple[str, str, str], tried: set[int], cordon: str | None) -> ExecutorProcess:
+        """An available executor of the cordon not tried yet; when every one has just
+        retired, wait (briefly) for a replacement rather than fail the invocation."""
         deadline = asyncio.get_running_loop().time() + REPLACEMENT_WAIT_SECONDS
-        while not any(e.available and id(e) not in tried for e in self._executors):
+        while not any(e.available and id(e) not in tried and e.cordon == cordon for e in self._executors):
             if asyncio.get_running_loop().time() > deadline:
                 break
             await asyncio.sleep(0.02)
-        return self._choose(key, tried)
+        return self._choose(key, tried, cordon)
 
-    async def check(self, code: str) -> CheckResult:
-        """Compile `code` in an executor without running it."""
+    async def check(self, code: str, namespace: str | None = None) -> CheckResult:
+        """Compile `code` in an executor (of the namespace's cordon) without running it."""
         for _ in range(3):  # retries if the executor died or retired under us
-            executor = self._choose(None)
+            executor = self._choose(None, cordon=self.cordon(namespace) if namespace else None)
             try:
                 reply = await executor.request({"op": "check", "code": code}, CHECK_DEADLINE_SECONDS)
             except (ExecutorLost, Retry):
@@ -646,13 +682,13 @@ class Supervisor:
 
     async def stats(self) -> list[dict[str, Any]]:
         async def one(executor: ExecutorProcess) -> dict[str, Any]:
-            base = {"index": executor.index, "pid": executor.pid, "in_flight": executor.in_flight}
+            base = {"index": executor.index, "pid": executor.pid, "in_flight": executor.in_flight, "cordon": executor.cordon}
             try:
                 reply = await executor.request({"op": "stats"}, 5.0)
             except (ExecutorLost, Retry, MalformedFrame):
                 return {**base, "alive": False}
             reply.pop("id", None)
-            return {**base, **reply, "alive": True}
+            return {**reply, **base, "alive": True}  # what the server knows wins over what it is told
 
         return list(await asyncio.gather(*(one(e) for e in list(self._executors))))
 

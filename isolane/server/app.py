@@ -32,6 +32,7 @@ from isolane.platform.scripts import ScriptService
 from isolane.platform.secrets import SecretService, check_stored_keys
 from isolane.platform.seed import SeedService
 from isolane.platform.tokens import TokenService
+from isolane.sandbox.confinement.jail import Jail
 from isolane.sandbox.supervisor import Supervisor
 from isolane.server.access import authorize
 from isolane.server.errors import install_error_handlers
@@ -81,6 +82,9 @@ async def start_services(settings: Settings) -> Services:
         spares=settings.spare_isolates,
         executor_memory_mb=settings.executor_memory_mb,
         max_wall_ms=settings.limits.wall_ms,
+        sandbox=await asyncio.to_thread(Jail.probe, settings.sandbox, private=settings.private_dirs),
+        cordons={name: list(namespaces) for name, namespaces in settings.cordons},
+        cordon_executors=settings.cordon_executors,
     )
     await supervisor.start()
     settle_heap()

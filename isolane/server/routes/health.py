@@ -25,7 +25,8 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz", response_model=Ready, responses=errors(503), **access(Access.PUBLIC))
 async def readyz(request: Request) -> dict[str, object]:
-    """Readiness: the database answers and at least one executor is alive (else 503)."""
+    """Readiness: the database answers and at least one executor is alive (else 503); and
+    the confinement the executors run in."""
     services = request.app.state.services
     try:
         async with asyncio.timeout(READY_DB_TIMEOUT_SECONDS):
@@ -36,7 +37,7 @@ async def readyz(request: Request) -> dict[str, object]:
     executors = services.supervisor.alive()
     if executors < 1:
         raise Unavailable("no executor is alive", code="no_executors")
-    return {"status": "ready", "executors_alive": executors}
+    return {"status": "ready", "executors_alive": executors, "sandbox": services.supervisor.layers.as_dict()}
 
 
 @router.get(
