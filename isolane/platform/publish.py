@@ -52,7 +52,7 @@ SECRETS_RACE_ATTEMPTS = 3  # an upload that meets concurrent changes of secrets
 class Stored:
     """What storing an upload did."""
 
-    created: bool  # a new script (deploying) or a new version (not deploying)
+    created: bool  # a new version (201), not one stored already (200)
     created_at: int  # the version's
     deployment_id: str | None  # when deploying
 
@@ -62,7 +62,7 @@ class Published:
     """What publishing an upload made."""
 
     version_id: str
-    created: bool  # a new script (deploying) or a new version (not deploying)
+    created: bool  # a new version (201), not one stored already (200)
     info: dict[str, Any] | None  # when deploying: the script's new state, as the API answers it
 
 
@@ -328,5 +328,5 @@ class Publisher:
                     await script_tags.replace(conn, namespace, name, upload.metadata.tags)
                 if upload.metadata.crons is not None:
                     await triggers.replace(conn, namespace, name, upload.metadata.crons, now)
-        created = row is None if deploy else version is None
-        return Stored(created, now if version is None else version.created_at, deployment_id)
+        # 201 for a new version (of a new script or not), 200 for one that existed already.
+        return Stored(version is None, now if version is None else version.created_at, deployment_id)

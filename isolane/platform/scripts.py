@@ -115,7 +115,7 @@ class ScriptService:
 
     async def upload(self, namespace: str, name: str, upload: Upload, *, deploy: bool = True) -> tuple[dict[str, Any], bool]:
         """Link, probe, store and (unless `deploy` is false) deploy `upload` at 100%.
-        Deploying: (script info, script created). Not deploying, which needs the script to
+        Deploying: (script info, version created). Not deploying, which needs the script to
         exist: (the version, version created)."""
         published = await self._publisher.upload(namespace, name, upload, deploy=deploy)
         if published.info is None:

@@ -196,3 +196,15 @@ def test_listing_scripts_of_a_namespace_that_does_not_exist_is_404(admin):
     ):
         assert response.status_code == 404, response.text
         assert response.json()["error"]["code"] == "namespace_not_found"
+
+
+def test_a_new_version_answers_201_and_the_same_version_200(admin) -> None:
+    """201 whenever the upload made a version (a new script or a new version of one), 200
+    only when the very same version was stored already (docs/api.md says so)."""
+    path = "/v1/namespaces/default/scripts/status-codes"
+    headers = {"content-type": "application/javascript+module"}
+    first = admin.put(path, content=b'export default { fetch() { return new Response("1") } };', headers=headers)
+    second = admin.put(path, content=b'export default { fetch() { return new Response("2") } };', headers=headers)
+    again = admin.put(path, content=b'export default { fetch() { return new Response("2") } };', headers=headers)
+    assert (first.status_code, second.status_code, again.status_code) == (201, 201, 200), (first.text, second.text, again.text)
+    assert again.json()["version_id"] == second.json()["version_id"] != first.json()["version_id"]
