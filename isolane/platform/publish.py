@@ -196,7 +196,8 @@ class Publisher:
             except SecretsChanged:
                 continue
         else:
-            raise Conflict("the script's secrets kept changing during this upload: try again", code="concurrent_change")
+            # Nothing was stored: the same upload may simply be sent again.
+            raise Conflict("the script's secrets kept changing during this upload: try again", code="concurrent_change", retry_after=1)
         if not deploy:
             return Published(version_id, stored.created, None)
         live = Deployment(
