@@ -30,6 +30,7 @@ from isolane.platform.runner import ERROR_STATUS
 from isolane.platform.scripts import Deployment
 from isolane.sandbox.outcomes import Outcome
 from isolane.sandbox.supervisor import BodyError
+from isolane.server.errors import unexpected_error_response
 from isolane.server.tenant_headers import forwarded_headers, response_headers
 
 log = logging.getLogger(__name__)
@@ -169,9 +170,10 @@ class InvocationGateway:
             await self._invoke(target, scope, receive, send)
         except IsolaneError as exc:
             await send_json(send, exc.status, exc.to_body(), [(k.encode(), v.encode()) for k, v in exc.headers.items()])
-        except Exception:
-            log.exception("invocation of %s/%s failed", target.namespace, target.script)
-            await send_json(send, 500, {"error": {"code": "internal_error", "message": "internal server error"}})
+        except Exception as exc:
+            log.error("invocation of %s/%s failed", target.namespace, target.script)
+            response = unexpected_error_response(scope.get("method", ""), scope.get("path", ""), exc)
+            await response(scope, receive, send)
 
     async def _invoke(self, target: Target, scope: Scope, receive: Receive, send: Send) -> None:
         services = self._services()
