@@ -6,6 +6,7 @@ the connection a client used stays open."""
 
 from __future__ import annotations
 
+import http.client
 import subprocess
 import sys
 import time
@@ -13,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from tests.conftest import deploy, invoke
+from tests.conftest import ADMIN_TOKEN, deploy, invoke
 
 HOLD = """
 import sqlite3, sys, time
@@ -39,8 +40,22 @@ def test_writes_answer_503_with_retry_after_while_reads_and_invocations_carry_on
                 with server.admin() as client:
                     return client.put(f"/v1/namespaces/busy-{i}")
 
+            def write_then_read_on_one_connection() -> tuple[int, str | None, int]:
+                """An error answer keeps a keep-alive connection open (issue 17, 6)."""
+                connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+                headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+                connection.request("PUT", "/v1/namespaces/busy-raw", headers=headers)
+                first = connection.getresponse()
+                first.read()
+                connection.request("GET", "/healthz")  # the same connection: it must still be open
+                second = connection.getresponse()
+                second.read()
+                connection.close()
+                return first.status, first.getheader("connection"), second.status
+
             with ThreadPoolExecutor(24) as pool:
                 writes = [pool.submit(write, i) for i in range(20)]
+                raw = pool.submit(write_then_read_on_one_connection)
                 time.sleep(0.5)  # the writers are all waiting now
                 slowest = 0.0
                 while not all(w.done() for w in writes):
@@ -50,6 +65,8 @@ def test_writes_answer_503_with_retry_after_while_reads_and_invocations_carry_on
                     slowest = max(slowest, time.monotonic() - t)
                     time.sleep(0.2)
                 answers = [w.result() for w in writes]
+                first_status, connection_header, second_status = raw.result()
+            assert first_status in (503, 201) and connection_header != "close" and second_status == 200
             assert slowest < 1.0, f"a read or invocation waited {slowest:.1f} s behind the writers"
             # A writer waits at most its turn (10 s) and then SQLite's busy timeout (10 s).
             assert time.monotonic() - started < 22
