@@ -21,7 +21,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from isolane.clock import now_ms, to_iso
-from isolane.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
+from isolane.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, Unavailable
 from isolane.linker import SourceMap
 from isolane.linker.pool import LinkPool
 from isolane.platform import deployments as rollouts
@@ -64,6 +64,11 @@ class Published:
     version_id: str
     created: bool  # a new version (201), not one stored already (200)
     info: dict[str, Any] | None  # when deploying: the script's new state, as the API answers it
+
+
+# A probe the platform canceled (its executor died under it) is run again once before the
+# upload is answered 503.
+PROBE_ATTEMPTS = 2
 
 
 class SecretsChanged(Exception):
@@ -227,7 +232,16 @@ class Publisher:
         async def load_code() -> ScriptCode:
             return ScriptCode(code, deployment.env, [{"type": b["type"], "name": b["name"]} for b in deployment.bindings])
 
-        result = await self._supervisor.invoke(deployment.ref, deployment.limits, load_code, {"op": "inspect"})
+        for _attempt in range(PROBE_ATTEMPTS):
+            result = await self._supervisor.invoke(deployment.ref, deployment.limits, load_code, {"op": "inspect"})
+            if result.outcome is not Outcome.CANCELED:
+                break
+        else:  # the platform stopped it (its executor died): nothing says the script is at fault
+            raise Unavailable(
+                "the executor checking the script's global scope stopped before it finished: retry the upload",
+                code="script_check_interrupted",
+                retry_after=1,
+            )
         if result.outcome is Outcome.OK and isinstance(result.result, dict):
             return [str(h) for h in result.result.get("handlers", [])], round(result.cpu_ms)
         if result.outcome is Outcome.EXCEPTION:
