@@ -12,6 +12,7 @@ so any version can be deployed again as it was.
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -64,6 +65,20 @@ class Published:
     version_id: str
     created: bool  # a new version (201), not one stored already (200)
     info: dict[str, Any] | None  # when deploying: the script's new state, as the API answers it
+
+
+# `import`/`export` at the start of a line: an ES module sent as a classic script.
+LOOKS_LIKE_A_MODULE = re.compile(r"^\s*(?:import\s*[\w{*'\"]|export\s+(?:default|const|let|var|function|class|async|\{|\*))", re.M)
+# A stack frame's position: `module.ts:3:7` (the first one that is the tenant's).
+_LOCATION = re.compile(r"([\w./@-]+\.(?:[cm]?[jt]sx?)):(\d+):(\d+)")
+
+
+def _first_location(stack: object) -> tuple[str, int, int] | None:
+    if not isinstance(stack, str):
+        return None
+    for found in _LOCATION.finditer(stack):
+        return found[1], int(found[2]), int(found[3])
+    return None
 
 
 # A probe the platform canceled (its executor died under it) is run again once before the
@@ -224,7 +239,13 @@ class Publisher:
         check = await self._supervisor.check(code, namespace)  # V8 parses it: in the namespace's cordon
         if not check.ok:
             where = f"{module}:{check.line}:{check.column}: " if check.line else f"{module}: "
-            raise BadRequest(f"{where}{check.message}", code="syntax_error", module=module, line=check.line, column=check.column)
+            hint = ""
+            if LOOKS_LIKE_A_MODULE.search(code):
+                hint = (
+                    f" ({module} looks like an ES module (import/export): upload it with content type "
+                    "application/javascript+module, or as a module part of a multipart upload with main_module)"
+                )
+            raise BadRequest(f"{where}{check.message}{hint}", code="syntax_error", module=module, line=check.line, column=check.column)
 
     async def _probe(self, deployment: Deployment, code: str, main: str) -> tuple[list[str], int]:
         """Run the worker's global scope once, under its limits, and ask for its handlers."""
@@ -247,10 +268,16 @@ class Publisher:
         if result.outcome is Outcome.EXCEPTION:
             source_map = SourceMap.parse(await self._blobs.get(deployment.source_map_blob)) if deployment.source_map_blob else None
             error = map_error(result.error, script_file_name(deployment.ref), source_map) or {}
+            where = _first_location(error.get("stack"))
+            module, line, column = where if where else (None, None, None)
             raise BadRequest(
-                f"the script failed at startup: {error.get('name', 'Error')}: {error.get('message', '')}",
+                f"{f'{module}:{line}:{column}: ' if where else ''}the script failed at startup: "
+                f"{error.get('name', 'Error')}: {error.get('message', '')}",
                 code="script_startup_failed",
                 error=error,
+                module=module,
+                line=line,
+                column=column,
             )
         raise BadRequest(
             f"the script's global scope did not finish within its limits ({result.outcome.value})",

@@ -139,6 +139,17 @@ def test_startup_failure_points_at_the_module(admin: httpx.Client) -> None:
     error = _error(admin.put("/v1/namespaces/default/scripts/bootfail", files=files))
     assert error["code"] == "script_startup_failed" and "bad boot 1" in error["message"]
     assert "boot.ts:3" in (error["error"]["stack"] or "")
+    # The location leads the message, as a syntax error's does (issue 17, 20).
+    assert error["message"].startswith("boot.ts:3:") and (error["module"], error["line"]) == ("boot.ts", 3)
+
+
+def test_a_module_sent_as_a_classic_script_is_told_which_content_type_to_use(admin: httpx.Client) -> None:
+    code = b'import { greet } from "./greet.js";\nexport default { fetch() { return new Response(greet()) } };'
+    error = _error(admin.put("/v1/namespaces/default/scripts/not-classic", content=code, headers={"content-type": "application/javascript"}))
+    assert error["code"] == "syntax_error"
+    assert "looks like an ES module" in error["message"] and "application/javascript+module" in error["message"]
+    plain = _error(admin.put("/v1/namespaces/default/scripts/not-classic", content=b"let = ;", headers={"content-type": "application/javascript"}))
+    assert "ES module" not in plain["message"]
 
 
 @pytest.mark.parametrize(
