@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from fastapi import FastAPI, Request
@@ -59,6 +60,12 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_middleware(CatchAll)
 
 
+def shutting_down_response() -> JSONResponse:
+    """For a request still running when the server stops and its grace (10 s) has run out."""
+    body = {"error": {"code": "shutting_down", "message": "the server stopped before this request finished: retry", "retry_after": 1}}
+    return JSONResponse(body, status_code=503, headers={"retry-after": "1", "connection": "close"})
+
+
 def unexpected_error_response(method: str, path: str, exc: Exception) -> JSONResponse:
     """The answer to an exception no handler knew: 503 for the database's known failures
     (busy, away: retrying helps), else 500, logged with its traceback."""
@@ -92,6 +99,10 @@ class CatchAll:
 
         try:
             await self.app(scope, receive, send_tracked)
+        except asyncio.CancelledError:
+            if not started:  # the server stops and its grace ran out: say so, not a plain 500
+                await shutting_down_response()(scope, receive, send)
+            raise
         except Exception as exc:
             if started:
                 raise
