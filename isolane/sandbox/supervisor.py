@@ -219,6 +219,9 @@ class ExecutorProcess:
         self._stdin_copy: int | None = None
         self._written = 0  # bytes written to its stdin so far
         self._offsets: dict[int, int] = {}  # request id -> where its frame starts
+        # Invocations that chose it and are loading their code (awaiting the store) before
+        # they send: counted as in flight, or simultaneous cold ones all choose the same one.
+        self.reserved = 0
         self._exit_poll: select.poll | None = None
         self.exited: asyncio.Event = asyncio.Event()
         self.retiring: asyncio.Event = asyncio.Event()  # it asked to be replaced
@@ -226,7 +229,8 @@ class ExecutorProcess:
 
     @property
     def in_flight(self) -> int:
-        return len(self._pending)
+        """Requests on it, and those chosen for it still loading their code."""
+        return len(self._pending) + self.reserved
 
     @property
     def pid(self) -> int | None:
@@ -711,7 +715,11 @@ class Supervisor:
                 # A streamed body can be sent once only: then the code always goes along.
                 warm = executor.is_warm(ref.key)
                 if body is not None or not warm:
-                    _attach(message, await load_code())
+                    executor.reserved += 1
+                    try:
+                        _attach(message, await load_code())
+                    finally:
+                        executor.reserved -= 1
                 start = None if warm else START_DEADLINE_SECONDS
                 reply = await executor.request(message, deadline, on_event, body, start)
                 if reply.get("need_code"):
