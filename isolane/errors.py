@@ -9,14 +9,21 @@ from typing import Any
 
 
 class IsolaneError(Exception):
+    """`retry_after` (whole seconds) marks an error as safe to retry unchanged: nothing was
+    done, and the same request may succeed later. It goes out as `Retry-After` and in the
+    body (docs/operations.md lists these errors)."""
+
     status: int = 500
     code: str = "internal_error"
 
-    def __init__(self, message: str, *, code: str | None = None, **details: Any) -> None:
+    def __init__(self, message: str, *, code: str | None = None, retry_after: int | None = None, **details: Any) -> None:
         super().__init__(message)
         self.message = message
         if code is not None:
             self.code = code
+        if retry_after is not None:
+            details["retry_after"] = retry_after
+        self.retry_after = retry_after
         self.details = details
 
     def to_body(self) -> dict[str, Any]:
@@ -24,8 +31,8 @@ class IsolaneError(Exception):
 
     @property
     def headers(self) -> dict[str, str]:
-        """Response headers that go with the error (e.g. Retry-After)."""
-        return {}
+        """Response headers that go with the error: Retry-After when retrying helps."""
+        return {} if self.retry_after is None else {"retry-after": str(self.retry_after)}
 
 
 class BadRequest(IsolaneError):
@@ -59,24 +66,9 @@ class TooManyRequests(IsolaneError):
 
     def __init__(self, message: str, *, retry_after: int, code: str | None = None, **details: Any) -> None:
         super().__init__(message, code=code, retry_after=retry_after, **details)
-        self.retry_after = retry_after
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"retry-after": str(self.retry_after)}
 
 
 class Unavailable(IsolaneError):
     """503; with `retry_after` (whole seconds), a `Retry-After` header: retrying helps."""
 
     status, code = 503, "unavailable"
-
-    def __init__(self, message: str, *, retry_after: int | None = None, code: str | None = None, **details: Any) -> None:
-        if retry_after is not None:
-            details["retry_after"] = retry_after
-        super().__init__(message, code=code, **details)
-        self.retry_after = retry_after
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {} if self.retry_after is None else {"retry-after": str(self.retry_after)}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -84,4 +85,38 @@ def invoke(
         sys.stdout.buffer.write(response.content)
         sys.stdout.flush()
     if error is not None:
+        if script_failed(error) and not session.out.json:
+            show_thrown(session, error)
         raise api_failure(session, error, next_step=failed_run_hint(target, error) if script_failed(error) else None)
+
+
+RECORD_WAIT_SECONDS = 2.0  # records are stored in batches, ~50 ms after the run
+
+
+def show_thrown(session: Session, error: IsolaneError) -> None:
+    """What the script threw, with its stack mapped to the uploaded modules, from the run's
+    record (the caller's HTTP answer stays opaque: docs/scripts.md). Nothing if the record
+    cannot be read (a token that may invoke may not read records)."""
+    from isolane.client import IsolaneError as ClientError
+    from isolane.client import NotFound
+
+    invocation_id = error.details.get("invocation_id")
+    if error.details.get("outcome") != "exception" or not invocation_id:
+        return
+    deadline = time.monotonic() + RECORD_WAIT_SECONDS
+    with session.client() as client:
+        while True:
+            try:
+                record = client.get_invocation(str(invocation_id))
+                break
+            except NotFound:
+                if time.monotonic() > deadline:
+                    return
+                time.sleep(0.05)
+            except ClientError:
+                return
+    thrown = record.error
+    if thrown is None:
+        return
+    text = thrown.stack or f"{thrown.name or 'Error'}: {thrown.message or ''}"
+    session.out.stderr.print(text, markup=False, highlight=False)

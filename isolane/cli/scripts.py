@@ -3,6 +3,7 @@ their versions."""
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -15,9 +16,17 @@ YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for con
 
 
 def confirm(session: Session, question: str, yes: bool) -> None:
-    """Ask on a terminal (unless --yes); never when piped or with --json. No ends the
-    command with exit code 7 (aborted), nothing changed."""
-    if not yes and session.out.tty and not session.out.json and not typer.confirm(question, default=False):
+    """Destructive commands: go ahead with --yes; else ask on a terminal, where no ends the
+    command with exit code 7 (aborted). Without a terminal to ask on (piped, scripted,
+    --json) and without --yes, refuse (exit code 2): nothing is changed."""
+    if yes:
+        return
+    if session.out.json or not (sys.stdin.isatty() and session.out.tty):
+        raise fail(
+            session, f"{question} Not without --yes: there is no terminal to ask on.", Exit.USAGE,
+            error_code="confirmation_required", next_step="add --yes (-y) to confirm",
+        )  # fmt: skip
+    if not typer.confirm(question, default=False):
         raise fail(session, "aborted: nothing was changed", Exit.ABORTED)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -80,6 +81,9 @@ def open_session(ctx: typer.Context) -> Session:
         given = _given(ctx, name)
         if given is not None:
             found[name] = given
+        elif name == "token" and os.environ.get("ISOLANE_ADMIN_TOKEN"):
+            # The variable the server takes its admin token from (the README exports it).
+            found[name] = (os.environ["ISOLANE_ADMIN_TOKEN"], "ISOLANE_ADMIN_TOKEN")
         elif name in config:
             found[name] = (config[name], str(path))
         else:

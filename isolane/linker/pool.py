@@ -75,10 +75,6 @@ class LinkBusy(Unavailable):
     def __init__(self, message: str, code: str | None = None) -> None:
         super().__init__(message, code=code, retry_after=RETRY_AFTER_SECONDS)
 
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"retry-after": str(RETRY_AFTER_SECONDS)}
-
 
 class WorkerLost(Exception):
     """The worker died, or said something it should not have."""

@@ -28,7 +28,7 @@ from isolane.platform.secrets import SecretSet, read_secret_set
 from isolane.sandbox.limits import Limits
 from isolane.sandbox.supervisor import ScriptCode, ScriptRef
 from isolane.singleflight import SingleFlight
-from isolane.store.blobs import BlobStore
+from isolane.store.blobs import BlobDamaged, BlobMissing, BlobStore
 from isolane.store.database import Database
 from isolane.store.schema import versions
 from isolane.store.sealing import Sealer
@@ -37,6 +37,13 @@ DEPLOYMENT_CACHE_SECONDS = 1.0
 SOURCE_MAPS_CACHED = 256
 SOURCE_MAP_CACHE_BYTES = 64 << 20  # the map of a 10 MB script is ~12 MB
 VALUE_BINDINGS = ("plain_text", "json")
+
+
+class StoredCodeDamaged(IsolaneError):
+    """A version's stored code is missing, or no longer what was stored (its digest does
+    not match, or it is not UTF-8): it is never run, and retrying will not help."""
+
+    status, code = 500, "stored_code_damaged"
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,11 +232,16 @@ class DeployedVersions:
         return Limits.from_wire(values)
 
     async def code(self, deployment: Deployment) -> ScriptCode:
-        return ScriptCode(
-            (await self._blobs.get(deployment.code_blob)).decode("utf-8"),
-            deployment.env,
-            [{"type": b["type"], "name": b["name"]} for b in deployment.bindings],
-        )
+        try:
+            text = (await self._blobs.get(deployment.code_blob)).decode("utf-8")
+        except (BlobMissing, BlobDamaged, UnicodeDecodeError) as exc:
+            what = "missing" if isinstance(exc, BlobMissing) else "damaged"
+            raise StoredCodeDamaged(
+                f"the stored code of {deployment.ref.namespace}/{deployment.ref.script} version {deployment.ref.version} "
+                f"is {what} (blob {deployment.code_blob[:12]}…): restore it from a backup, or deploy the script again",
+                version=deployment.ref.version,
+            ) from None
+        return ScriptCode(text, deployment.env, [{"type": b["type"], "name": b["name"]} for b in deployment.bindings])
 
     async def source_map(self, deployment: Deployment) -> SourceMap | None:
         blob = deployment.source_map_blob

@@ -12,6 +12,7 @@ so any version can be deployed again as it was.
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +22,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from isolane.clock import now_ms, to_iso
-from isolane.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
+from isolane.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, Unavailable
 from isolane.linker import SourceMap
 from isolane.linker.pool import LinkPool
 from isolane.platform import deployments as rollouts
@@ -52,7 +53,7 @@ SECRETS_RACE_ATTEMPTS = 3  # an upload that meets concurrent changes of secrets
 class Stored:
     """What storing an upload did."""
 
-    created: bool  # a new script (deploying) or a new version (not deploying)
+    created: bool  # a new version (201), not one stored already (200)
     created_at: int  # the version's
     deployment_id: str | None  # when deploying
 
@@ -62,8 +63,27 @@ class Published:
     """What publishing an upload made."""
 
     version_id: str
-    created: bool  # a new script (deploying) or a new version (not deploying)
+    created: bool  # a new version (201), not one stored already (200)
     info: dict[str, Any] | None  # when deploying: the script's new state, as the API answers it
+
+
+# `import`/`export` at the start of a line: an ES module sent as a classic script.
+LOOKS_LIKE_A_MODULE = re.compile(r"^\s*(?:import\s*[\w{*'\"]|export\s+(?:default|const|let|var|function|class|async|\{|\*))", re.M)
+# A stack frame's position: `module.ts:3:7` (the first one that is the tenant's).
+_LOCATION = re.compile(r"([\w./@-]+\.(?:[cm]?[jt]sx?)):(\d+):(\d+)")
+
+
+def _first_location(stack: object) -> tuple[str, int, int] | None:
+    if not isinstance(stack, str):
+        return None
+    for found in _LOCATION.finditer(stack):
+        return found[1], int(found[2]), int(found[3])
+    return None
+
+
+# A probe the platform canceled (its executor died under it) is run again once before the
+# upload is answered 503.
+PROBE_ATTEMPTS = 2
 
 
 class SecretsChanged(Exception):
@@ -196,7 +216,8 @@ class Publisher:
             except SecretsChanged:
                 continue
         else:
-            raise Conflict("the script's secrets kept changing during this upload: try again", code="concurrent_change")
+            # Nothing was stored: the same upload may simply be sent again.
+            raise Conflict("the script's secrets kept changing during this upload: try again", code="concurrent_change", retry_after=1)
         if not deploy:
             return Published(version_id, stored.created, None)
         live = Deployment(
@@ -218,7 +239,13 @@ class Publisher:
         check = await self._supervisor.check(code, namespace)  # V8 parses it: in the namespace's cordon
         if not check.ok:
             where = f"{module}:{check.line}:{check.column}: " if check.line else f"{module}: "
-            raise BadRequest(f"{where}{check.message}", code="syntax_error", module=module, line=check.line, column=check.column)
+            hint = ""
+            if LOOKS_LIKE_A_MODULE.search(code):
+                hint = (
+                    f" ({module} looks like an ES module (import/export): upload it with content type "
+                    "application/javascript+module, or as a module part of a multipart upload with main_module)"
+                )
+            raise BadRequest(f"{where}{check.message}{hint}", code="syntax_error", module=module, line=check.line, column=check.column)
 
     async def _probe(self, deployment: Deployment, code: str, main: str) -> tuple[list[str], int]:
         """Run the worker's global scope once, under its limits, and ask for its handlers."""
@@ -226,16 +253,31 @@ class Publisher:
         async def load_code() -> ScriptCode:
             return ScriptCode(code, deployment.env, [{"type": b["type"], "name": b["name"]} for b in deployment.bindings])
 
-        result = await self._supervisor.invoke(deployment.ref, deployment.limits, load_code, {"op": "inspect"})
+        for _attempt in range(PROBE_ATTEMPTS):
+            result = await self._supervisor.invoke(deployment.ref, deployment.limits, load_code, {"op": "inspect"})
+            if result.outcome is not Outcome.CANCELED:
+                break
+        else:  # the platform stopped it (its executor died): nothing says the script is at fault
+            raise Unavailable(
+                "the executor checking the script's global scope stopped before it finished: retry the upload",
+                code="script_check_interrupted",
+                retry_after=1,
+            )
         if result.outcome is Outcome.OK and isinstance(result.result, dict):
             return [str(h) for h in result.result.get("handlers", [])], round(result.cpu_ms)
         if result.outcome is Outcome.EXCEPTION:
             source_map = SourceMap.parse(await self._blobs.get(deployment.source_map_blob)) if deployment.source_map_blob else None
             error = map_error(result.error, script_file_name(deployment.ref), source_map) or {}
+            where = _first_location(error.get("stack"))
+            module, line, column = where if where else (None, None, None)
             raise BadRequest(
-                f"the script failed at startup: {error.get('name', 'Error')}: {error.get('message', '')}",
+                f"{f'{module}:{line}:{column}: ' if where else ''}the script failed at startup: "
+                f"{error.get('name', 'Error')}: {error.get('message', '')}",
                 code="script_startup_failed",
                 error=error,
+                module=module,
+                line=line,
+                column=column,
             )
         raise BadRequest(
             f"the script's global scope did not finish within its limits ({result.outcome.value})",
@@ -328,5 +370,5 @@ class Publisher:
                     await script_tags.replace(conn, namespace, name, upload.metadata.tags)
                 if upload.metadata.crons is not None:
                     await triggers.replace(conn, namespace, name, upload.metadata.crons, now)
-        created = row is None if deploy else version is None
-        return Stored(created, now if version is None else version.created_at, deployment_id)
+        # 201 for a new version (of a new script or not), 200 for one that existed already.
+        return Stored(version is None, now if version is None else version.created_at, deployment_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -12,10 +13,13 @@ from isolane.observability.metrics import Metrics
 from isolane.observability.records import InvocationRecord, RecordStore, new_record_id
 from isolane.platform.admission import Admission
 from isolane.platform.calls import MAX_CONCURRENT_CALLS, SUBREQUESTS, CallContext, perform_call
+from isolane.platform.deployed import StoredCodeDamaged
 from isolane.platform.stacks import map_error
 from isolane.sandbox.limits import Limits
 from isolane.sandbox.outcomes import Outcome
 from isolane.sandbox.supervisor import ExecutionResult, ScriptCode, ScriptRef, Supervisor
+
+log = logging.getLogger(__name__)
 
 # The HTTP status of an invocation that the platform turned into an error.
 ERROR_STATUS = {
@@ -118,8 +122,12 @@ class Runner:
 
         inflight = self.metrics.inflight
         inflight.inc()
+        damaged: StoredCodeDamaged | None = None
         try:
             result = await self._supervisor.invoke(ref, limits, load_code, call, observe, body)
+        except StoredCodeDamaged as exc:  # its code could not be loaded: it never ran
+            damaged = exc
+            result = ExecutionResult(outcome=Outcome.CANCELED, error={"name": "InternalError", "message": exc.message, "stack": None})
         finally:
             inflight.dec()
         for task in calls:  # answers nobody will read: the invocation is over
@@ -148,6 +156,9 @@ class Runner:
         self.metrics.observe(
             record.namespace, trigger, record.outcome, result.wall_ms, result.cpu_ms, result.cold, record.subrequests
         )
+        if damaged is not None:
+            log.error("invocation %s of %s/%s: %s", record.id, ref.namespace, ref.script, damaged.message)
+            raise damaged
         return result, record
 
     @staticmethod

@@ -59,6 +59,7 @@ class ScheduleService:
         self._runner = runner
         self._services = services  # for the CallContext of a run (KV, fetch)
         self.changed = asyncio.Event()  # set when this server changed schedules
+        scripts.schedules_changed = self.changed.set  # uploads replace them too
 
     async def list(self, namespace: str, script: str) -> list[dict[str, Any]]:
         async with self._db.connect() as conn:

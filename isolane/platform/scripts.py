@@ -9,6 +9,7 @@ Which versions are deployed, and in what shares, lives in the store (platform/de
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -106,6 +107,9 @@ class ScriptService:
             sealer=sealer,
             max_subrequests=max_subrequests,
         )
+        # Told when an upload replaced a script's cron triggers (the scheduler looks again
+        # at once, as after `PUT .../schedules`, instead of at the next minute).
+        self.schedules_changed: Callable[[], None] = lambda: None
 
     async def close(self) -> None:
         """Stop the link workers."""
@@ -115,9 +119,11 @@ class ScriptService:
 
     async def upload(self, namespace: str, name: str, upload: Upload, *, deploy: bool = True) -> tuple[dict[str, Any], bool]:
         """Link, probe, store and (unless `deploy` is false) deploy `upload` at 100%.
-        Deploying: (script info, script created). Not deploying, which needs the script to
+        Deploying: (script info, version created). Not deploying, which needs the script to
         exist: (the version, version created)."""
         published = await self._publisher.upload(namespace, name, upload, deploy=deploy)
+        if deploy and upload.metadata.crons is not None:
+            self.schedules_changed()
         if published.info is None:
             return await self.version(namespace, name, published.version_id), published.created
         return published.info, published.created

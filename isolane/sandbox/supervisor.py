@@ -3,7 +3,8 @@
 Executors get a scrubbed environment, an empty working directory and no access to the
 server's data: code travels to them in the request. An invocation goes to an executor that
 already has the script warm, unless that one is clearly busier than another. If an
-executor dies it is replaced; what was in flight there ends with outcome `canceled`. If an
+executor dies it is replaced; what it was running ends with outcome `canceled`, and what
+it never read (its frame still in the pipe, or sent after it died) runs elsewhere. If an
 executor fails to answer well past an invocation's wall-clock limit (its own watchdog
 failed), it is killed: that invocation ends `exceededWallTime`, the rest `canceled`. The
 deadline counts from when the invocation started running there, not while it waited for
@@ -17,12 +18,16 @@ the reader, and the keeper that replaces executors survives any failure.
 
 from __future__ import annotations
 
+import array
 import asyncio
 import contextlib
+import fcntl
 import itertools
 import logging
 import os
+import select
 import sys
+import termios
 import time
 from collections import OrderedDict
 from base64 import b64encode
@@ -137,7 +142,8 @@ class ExecutorLost(Exception):
 
 
 class Retry(Exception):
-    """The executor is retiring and did not start the request: send it elsewhere."""
+    """The executor did not start the request (it is retiring, or gone before it was sent
+    there): send it elsewhere."""
 
 
 class MalformedFrame(Exception):
@@ -206,13 +212,25 @@ class ExecutorProcess:
         self._warm: OrderedDict[tuple[str, str, str], None] = OrderedDict()
         self.process: asyncio.subprocess.Process | None = None
         self._reader: asyncio.Task[None] | None = None
+        self._pidfd: int | None = None  # readable once the process has exited
+        # Its stdin: our writer, and our own copy of the pipe's read end, never read from:
+        # what is still in the pipe once it died is what it never read (`_never_read`).
+        self._stdin: asyncio.StreamWriter | None = None
+        self._stdin_copy: int | None = None
+        self._written = 0  # bytes written to its stdin so far
+        self._offsets: dict[int, int] = {}  # request id -> where its frame starts
+        # Invocations that chose it and are loading their code (awaiting the store) before
+        # they send: counted as in flight, or simultaneous cold ones all choose the same one.
+        self.reserved = 0
+        self._exit_poll: select.poll | None = None
         self.exited: asyncio.Event = asyncio.Event()
         self.retiring: asyncio.Event = asyncio.Event()  # it asked to be replaced
         self._available = True  # neither exited nor retiring (read for every invocation)
 
     @property
     def in_flight(self) -> int:
-        return len(self._pending)
+        """Requests on it, and those chosen for it still loading their code."""
+        return len(self._pending) + self.reserved
 
     @property
     def pid(self) -> int | None:
@@ -236,10 +254,55 @@ class ExecutorProcess:
     async def start(self) -> None:
         args = ["--cache-size", str(self._cache_size), "--spares", str(self._spares), "--memory-limit-mb", str(self._memory_limit_mb)]
         limits = executor_limits(self._cache_size, self._spares, self._memory_limit_mb)
-        self._confined = await self._jail.spawn("isolane.sandbox.executor", args, slot=self.index, limits=limits)
+        read_end, write_end = os.pipe()
+        try:
+            self._confined = await self._jail.spawn("isolane.sandbox.executor", args, slot=self.index, limits=limits, stdin=read_end)
+            loop = asyncio.get_running_loop()
+            transport, flow = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, os.fdopen(write_end, "wb", buffering=0))
+        except BaseException:
+            os.close(read_end)
+            with contextlib.suppress(OSError):
+                os.close(write_end)
+            raise
+        self._stdin = asyncio.StreamWriter(transport, flow, None, loop)
+        self._stdin_copy = read_end
         self.process = self._confined.process
         self._stderr = asyncio.create_task(_relay(self.process.stderr, self._confined.pid), name=f"executor-{self.index}-stderr")
         self._reader = asyncio.create_task(self._read_replies(), name=f"executor-{self.index}-reader")
+        self._watch_death()
+
+    def _watch_death(self) -> None:
+        """Know the moment the executor process exits (a pidfd turns readable then), not
+        when its pipes close or it is reaped: bubblewrap holds copies of the pipes, and
+        reaping waits for the child watcher. Requests arriving after that moment never
+        reach it (they go elsewhere), instead of failing unsent."""
+        assert self._confined is not None
+        try:
+            pidfd = os.pidfd_open(self._confined.pid)
+        except (OSError, AttributeError):  # Linux < 5.3: the pipes and the reaper tell
+            return
+        loop = asyncio.get_running_loop()
+
+        def died() -> None:
+            self._available = False
+            loop.remove_reader(pidfd)
+            os.close(pidfd)
+            self._pidfd = self._exit_poll = None
+
+        self._pidfd = pidfd
+        self._exit_poll = select.poll()
+        self._exit_poll.register(pidfd, select.POLLIN)
+        loop.add_reader(pidfd, died)
+
+    def _has_exited(self) -> bool:
+        """Whether the process has exited, asked of the kernel now (one poll(2) of its pidfd,
+        ~1 us): the event loop may not have run `died` yet, when it is busy."""
+        if self._pidfd is None or self._exit_poll is None:
+            return False
+        if self._exit_poll.poll(0):
+            self._available = False
+            return True
+        return False
 
     async def _read_replies(self) -> None:
         assert self.process is not None and self.process.stdout is not None
@@ -258,13 +321,20 @@ class ExecutorProcess:
             log.exception("executor %s: reading its frames failed", self.pid)
             self.kill()
         finally:
+            # Its output ended: it is gone (or going). No new request may be sent to it while
+            # the process is reaped (that took up to ~30 ms, and requests sent meanwhile
+            # failed although they never ran).
+            self._available = False
             with contextlib.suppress(ProcessLookupError):
                 await self.process.wait()
             # A retired executor leaves cleanly once what it started has finished: a request
             # still pending then never reached it (sent before its `retiring` was read here).
-            never_read = self.retiring.is_set() and self.process.returncode == 0
+            clean_exit = self.retiring.is_set() and self.process.returncode == 0
+            # And a request whose frame it never read (it died first) never ran there either.
+            unread_from = self._never_read()
             for request_id, future in list(self._pending.items()):
                 if not future.done():
+                    never_read = clean_exit or self._offsets.get(request_id, -1) >= unread_from
                     future.set_exception(Retry() if never_read else ExecutorLost(self._blame.get(request_id, Outcome.CANCELED)))
             self._pending.clear()
             self._available = False
@@ -319,8 +389,8 @@ class ExecutorProcess:
         If the executor may have to prepare an isolate first, `start_deadline` bounds that
         wait instead, and `deadline` counts from its `started` event. Events the executor
         sends about the request before replying go to `on_event`."""
-        if not self.available or self.process is None or self.process.stdin is None:
-            raise ExecutorLost(Outcome.CANCELED)
+        if not self.available or self.process is None or self._stdin is None or self._has_exited():
+            raise Retry()  # never sent: another executor may take it
         request_id = next(self._ids)
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = future
@@ -336,11 +406,11 @@ class ExecutorProcess:
                 }
             )
         try:
-            self.process.stdin.write(protocol.encode({**message, "id": request_id}))
+            self._offsets[request_id] = self._write(protocol.encode({**message, "id": request_id}))
         except (ConnectionError, RuntimeError) as exc:
             self._pending.pop(request_id, None)
             self._listeners.pop(request_id, None)
-            raise ExecutorLost(Outcome.CANCELED) from exc
+            raise Retry() from exc  # its pipe is closed: never sent
         feeding = asyncio.create_task(self._feed(request_id, feed)) if feed is not None else None
         # A plain timer rather than wait_for(shield(...)): this runs for every invocation.
         loop = asyncio.get_running_loop()
@@ -358,6 +428,7 @@ class ExecutorProcess:
             self._pending.pop(request_id, None)
             self._blame.pop(request_id, None)
             self._listeners.pop(request_id, None)
+            self._offsets.pop(request_id, None)
             if feeding is not None:
                 feeding.cancel()
         if reply.get("retry"):
@@ -397,14 +468,14 @@ class ExecutorProcess:
         error: str | None = None
         try:
             async for chunk in chunks:
-                if self.exited.is_set() or self.process is None or self.process.stdin is None:
+                if self.exited.is_set() or self._stdin is None:
                     return
-                self.process.stdin.write(protocol.encode({"op": "feed", "id": request_id, "chunk": b64encode(chunk).decode("ascii")}))
-                await self.process.stdin.drain()
+                self._write(protocol.encode({"op": "feed", "id": request_id, "chunk": b64encode(chunk).decode("ascii")}))
+                await self._stdin.drain()
         except BodyError as exc:
             error = str(exc)
-        if not self.exited.is_set() and self.process is not None and self.process.stdin is not None:
-            self.process.stdin.write(protocol.encode({"op": "feed", "id": request_id, "chunk": None, "error": error}))
+        if not self.exited.is_set() and self._stdin is not None:
+            self._write(protocol.encode({"op": "feed", "id": request_id, "chunk": None, "error": error}))
 
     def acknowledge(self, request_id: int, size: int) -> None:
         """Tell the executor the client took `size` streamed bytes of request `request_id`."""
@@ -415,23 +486,50 @@ class ExecutorProcess:
         self._notify({"op": "cancel", "id": request_id})
 
     def _notify(self, message: dict[str, Any]) -> None:
-        if self.process is not None and self.process.stdin is not None and not self.exited.is_set():
+        if self._stdin is not None and not self.exited.is_set():
             with contextlib.suppress(ConnectionError, RuntimeError):
-                self.process.stdin.write(protocol.encode(message))
+                self._write(protocol.encode(message))
+
+    def _write(self, frame: bytes) -> int:
+        """Write a frame to its stdin; where in the stream it starts."""
+        assert self._stdin is not None
+        start = self._written
+        self._stdin.write(frame)
+        self._written += len(frame)
+        return start
+
+    def _never_read(self) -> int:
+        """Where the part of its stdin it never read starts: once it is dead, the bytes left
+        in the pipe and in our transport's buffer are what it never took."""
+        if self._stdin_copy is None or self._stdin is None:
+            return self._written
+        waiting = array.array("i", [0])
+        try:
+            fcntl.ioctl(self._stdin_copy, termios.FIONREAD, waiting)
+        except OSError:
+            return self._written
+        return self._written - waiting[0] - self._stdin.transport.get_write_buffer_size()
 
     def kill(self) -> None:
         if self._confined is not None and self.process is not None and self.process.returncode is None:
             self._confined.kill()
 
     async def stop(self, timeout: float = 5.0) -> None:
+        if self._stdin is not None:
+            self._stdin.close()
         if self.process is not None and self.process.returncode is None:
-            if self.process.stdin is not None:
-                self.process.stdin.close()
             try:
                 await asyncio.wait_for(self.process.wait(), timeout)
             except TimeoutError:
                 self.kill()
                 await self.process.wait()
+        if self._pidfd is not None:
+            asyncio.get_running_loop().remove_reader(self._pidfd)
+            os.close(self._pidfd)
+            self._pidfd = self._exit_poll = None
+        if self._stdin_copy is not None:
+            os.close(self._stdin_copy)
+            self._stdin_copy = None
         for task in (self._reader, self._stderr):
             if task is not None:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -617,7 +715,11 @@ class Supervisor:
                 # A streamed body can be sent once only: then the code always goes along.
                 warm = executor.is_warm(ref.key)
                 if body is not None or not warm:
-                    _attach(message, await load_code())
+                    executor.reserved += 1
+                    try:
+                        _attach(message, await load_code())
+                    finally:
+                        executor.reserved -= 1
                 start = None if warm else START_DEADLINE_SECONDS
                 reply = await executor.request(message, deadline, on_event, body, start)
                 if reply.get("need_code"):

@@ -39,7 +39,7 @@ from isolane.server.errors import install_error_handlers
 from isolane.server.responses import JSONResponse
 from isolane.server.gateway import InvocationGateway
 from isolane.server.openapi import complete_document
-from isolane.server.routes import health, invocations, kv, namespaces, scripts, seed, system, tail, tokens, usage, versions
+from isolane.server.routes import health, home, invocations, kv, namespaces, scripts, seed, system, tail, tokens, usage, versions
 from isolane.server.routes import docs as api_docs
 from isolane.server.routes import schedules as schedules_routes
 from isolane.server.routes import secrets as secrets_routes
@@ -186,7 +186,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     install_error_handlers(app)
     api_docs.install(app)
-    for module in (health, tokens, namespaces, scripts, versions, secrets_routes, schedules_routes, seed, invocations, tail, system, kv, usage):
+    for module in (home, health, tokens, namespaces, scripts, versions, secrets_routes, schedules_routes, seed, invocations, tail, system, kv, usage):
         app.include_router(module.router)
     app.include_router(invocations.script_router)
     app.include_router(dashboard_router)

@@ -30,6 +30,7 @@ from isolane.platform.runner import ERROR_STATUS
 from isolane.platform.scripts import Deployment
 from isolane.sandbox.outcomes import Outcome
 from isolane.sandbox.supervisor import BodyError
+from isolane.server.errors import shutting_down_response, unexpected_error_response
 from isolane.server.tenant_headers import forwarded_headers, response_headers
 
 log = logging.getLogger(__name__)
@@ -165,13 +166,25 @@ class InvocationGateway:
         # For the access log (server/request_log.py): an invocation, not a path to log;
         # labelled only if a line is written.
         scope[INVOCATION_SCOPE_KEY] = target
+        started = False
+
+        async def send_tracked(message: dict[str, Any]) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
         try:
-            await self._invoke(target, scope, receive, send)
+            await self._invoke(target, scope, receive, send_tracked)
+        except asyncio.CancelledError:
+            if not started:  # the server stops and its grace ran out: say so, not a plain 500
+                await shutting_down_response()(scope, receive, send)
+            raise
         except IsolaneError as exc:
             await send_json(send, exc.status, exc.to_body(), [(k.encode(), v.encode()) for k, v in exc.headers.items()])
-        except Exception:
-            log.exception("invocation of %s/%s failed", target.namespace, target.script)
-            await send_json(send, 500, {"error": {"code": "internal_error", "message": "internal server error"}})
+        except Exception as exc:
+            log.error("invocation of %s/%s failed", target.namespace, target.script)
+            response = unexpected_error_response(scope.get("method", ""), scope.get("path", ""), exc)
+            await response(scope, receive, send)
 
     async def _invoke(self, target: Target, scope: Scope, receive: Receive, send: Send) -> None:
         services = self._services()

@@ -1,7 +1,10 @@
 """The metadata database: an async SQLAlchemy engine, migrated to head on start.
 
 SQLite (the embedded default) runs in WAL mode with a busy timeout so several server
-processes can share one file; PostgreSQL is a change of URL. A SQLite file is created with
+processes can share one file; PostgreSQL is a change of URL. With SQLite, this process's
+write transactions take turns (one waits on the file's write lock, not every pooled
+connection: reads and invocations keep theirs), and a writer that cannot get its turn in
+time fails with `database_busy` (503, Retry-After). A SQLite file is created with
 mode 0600 before SQLite opens it: SQLite gives its -wal, -shm and -journal files the
 database file's mode, so they are owner-only too (tenants' KV values and logs are in them).
 """
@@ -13,6 +16,7 @@ import fcntl
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from importlib import resources
 from pathlib import Path
 
@@ -22,13 +26,18 @@ from sqlalchemy import Connection, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from isolane.store.failures import DatabaseBusy
 from isolane.store.permissions import FILE_MODE, private_file
+
+BUSY_TIMEOUT_MS = 10_000  # SQLite waits this long for another process's write lock
+WRITE_TURN_SECONDS = BUSY_TIMEOUT_MS / 1000  # and a writer this long for its turn here
+_writing: ContextVar[bool] = ContextVar("writing", default=False)  # this task holds the turn
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
@@ -39,6 +48,7 @@ class Database:
         self.url = make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         self.engine: AsyncEngine = create_async_engine(self.url, pool_pre_ping=not self.is_sqlite)
+        self._write_turn = asyncio.Lock() if self.is_sqlite else None
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
 
@@ -75,8 +85,22 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
-        async with self.engine.begin() as connection:
-            yield connection
+        if self._write_turn is None or _writing.get():  # PostgreSQL, or a transaction within one
+            async with self.engine.begin() as connection:
+                yield connection
+            return
+        try:
+            async with asyncio.timeout(WRITE_TURN_SECONDS):
+                await self._write_turn.acquire()
+        except TimeoutError:
+            raise DatabaseBusy() from None
+        holding = _writing.set(True)
+        try:
+            async with self.engine.begin() as connection:
+                yield connection
+        finally:
+            _writing.reset(holding)
+            self._write_turn.release()
 
     async def close(self) -> None:
         await self.engine.dispose()

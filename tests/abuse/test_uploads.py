@@ -145,5 +145,5 @@ def test_an_upload_over_the_link_time_bound_is_refused_and_changes_nothing(fresh
     with tenant.client() as client:
         assert client.get("/v1/namespaces/slow/scripts/app/versions").json()["items"] == versions
     # The next upload gets a fresh worker and links as usual.
-    assert put(tenant, "app", b"export default { fetch() { return new Response('v3'); } };\n").status_code == 200
+    assert put(tenant, "app", b"export default { fetch() { return new Response('v3'); } };\n").status_code == 201
     assert tenant.invoke("app").text == "v3"

@@ -34,6 +34,16 @@ def test_flag_beats_environment_beats_config_file(run: Run, server: Server, tmp_
     assert "ISOLANE_TOKEN" in refused.stderr  # says where the refused token came from
 
 
+def test_the_servers_admin_token_variable_is_used_when_no_token_is_given(run: Run, server: Server) -> None:
+    """The README exports ISOLANE_ADMIN_TOKEN for the server; the CLI takes it too, after
+    --token and ISOLANE_TOKEN."""
+    assert run("ls", env={"ISOLANE_TOKEN": None, "ISOLANE_ADMIN_TOKEN": ADMIN_TOKEN}).code == 0
+    assert run("ls", env={"ISOLANE_TOKEN": None}).code == 3  # no token at all
+    refused = run("ls", env={"ISOLANE_TOKEN": None, "ISOLANE_ADMIN_TOKEN": "wrong"})
+    assert refused.code == 3 and "ISOLANE_ADMIN_TOKEN" in refused.stderr
+    assert run("ls", env={"ISOLANE_TOKEN": "wrong", "ISOLANE_ADMIN_TOKEN": ADMIN_TOKEN}).code == 3  # ISOLANE_TOKEN first
+
+
 def test_xdg_config_home_and_profiles(run: Run, server: Server, tmp_path: Path) -> None:
     xdg = tmp_path / "xdg"
     write_config(

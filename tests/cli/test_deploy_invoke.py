@@ -131,6 +131,8 @@ def test_deploy_and_invoke_errors(run: Run, project: Path, tmp_path: Path, clien
     assert failed.code == 6 and failed.stdout == "" and "worker_exception" in failed.stderr
     invocation_id = failed.stderr.split("(invocation ")[1].split(")")[0]
     assert "isolane logs cli-deploy/thrower --outcome exception" in failed.stderr and len(invocation_id) == 32
+    # What it threw, with its stack in the uploaded module's lines (issue 17, 16).
+    assert "TypeError: boom" in failed.stderr and "thrower.js:1:" in failed.stderr, failed.stderr
     as_json = run("--json", "invoke", "cli-deploy/thrower")
     error = json.loads(as_json.stderr)["error"]
     assert as_json.code == 6 and as_json.stdout == "" and error["outcome"] == "exception" and len(error["invocation_id"]) == 32

@@ -45,13 +45,20 @@ def test_namespaces_scripts_versions_and_rollback(run: Run, tmp_path: Path) -> N
     assert run("invoke", "cli-manage/app").stdout == "two"
     assert run("rollback", "cli-manage/app", "0" * 32).code == 4
 
-    assert run("rm", "cli-manage/app").code == 0  # piped: no question asked
+    # Piped, with no terminal to ask on: refused unless --yes, whatever stdin says.
+    refused = run("rm", "cli-manage/app", input="n\n")
+    assert refused.code == 2 and "--yes" in refused.stderr and "confirmation_required" in refused.stderr, refused
+    assert run("rm", "cli-manage/app", input="y\n").code == 2
+    assert run("invoke", "cli-manage/app").code == 0  # still there
+    assert run("rm", "cli-manage/app", "--yes").code == 0
     assert run("invoke", "cli-manage/app").code == 4
-    assert run("rm", "cli-manage/app").code == 4
+    assert run("rm", "cli-manage/app", "-y").code == 4
     assert run("deploy", script(tmp_path, "x"), "-n", "cli-manage", "--name", "lonely").code == 0
     nothing = run("rollback", "cli-manage/lonely")
     assert nothing.code == 1 and "no_previous_version" in nothing.stderr and "VERSION_ID" in nothing.stderr
-    assert run("ns", "rm", "cli-manage", "--json").code == 0
+    json_refused = run("ns", "rm", "cli-manage", "--json")
+    assert json_refused.code == 2 and json.loads(json_refused.stderr)["error"]["code"] == "confirmation_required"
+    assert run("ns", "rm", "cli-manage", "--json", "--yes").code == 0
     assert run("usage", "cli-manage").code == 4
 
 
@@ -78,7 +85,8 @@ def test_kv_commands(run: Run, tmp_path: Path) -> None:
     assert run("kv", "key", "delete", kv_id, "greeting").code == 0
     missing = run("kv", "key", "get", kv_id, "greeting")
     assert missing.code == 4 and "key_not_found" in missing.stderr
-    assert run("kv", "namespace", "delete", kv_id).code == 0
+    assert run("kv", "namespace", "delete", kv_id).code == 2
+    assert run("kv", "namespace", "delete", kv_id, "--yes").code == 0
     assert run("kv", "key", "list", kv_id).code == 4
 
 

@@ -206,7 +206,7 @@ def test_max_scripts(admin) -> None:
     assert (error["code"], error["quota"], error["limit"], error["current"]) == ("quota_exceeded", "max_scripts", 2, 2)
     assert admin.get(f"/v1/namespaces/{ns}/scripts/three").status_code == 404
     # Updating an existing script adds none.
-    assert _upload(admin, ns, "two", HELLO + "\n// v2").status_code == 200
+    assert _upload(admin, ns, "two", HELLO + "\n// v2").status_code == 201
     assert admin.delete(f"/v1/namespaces/{ns}/scripts/one").status_code == 200
     assert _upload(admin, ns, "three", HELLO).status_code == 201
 
@@ -235,16 +235,16 @@ def test_max_code_bytes_counts_each_scripts_current_version(admin) -> None:
     error = _error(refused)
     assert (error["code"], error["quota"], error["limit"], error["current"]) == ("quota_exceeded", "max_code_bytes", limit, size)
     deploy(admin, "b", small, ns=ns)
-    # Replacing a script counts its new version instead of the old one (older versions are not counted).
+    # Replacing a script (201: a new version) counts its new version instead of the old one (older versions are not counted).
     same_size = "//" + "z" * 40 + "\n" + HELLO
-    assert _upload(admin, ns, "a", same_size).status_code == 200
-    assert _upload(admin, ns, "a", small).status_code == 200
+    assert _upload(admin, ns, "a", same_size).status_code == 201
+    assert _upload(admin, ns, "a", small).status_code == 200  # the version it had: stored already
     assert _error(_upload(admin, ns, "a", large))["quota"] == "max_code_bytes"
 
     # Lowered below what is in use: nothing is removed, growing is refused, shrinking is not.
     admin.put(f"/v1/namespaces/{ns}", json={"quotas": {"max_code_bytes": 10}})
     assert _error(_upload(admin, ns, "a", small + "//"))["quota"] == "max_code_bytes"
-    assert _upload(admin, ns, "a", HELLO).status_code == 200
+    assert _upload(admin, ns, "a", HELLO).status_code == 201
 
 
 def test_multipart_uploads_count_every_module(admin) -> None:

@@ -197,3 +197,19 @@ def test_bodies_their_models_refuse_change_nothing(admin: httpx.Client) -> None:
     time.sleep(0.2)  # anything a refused body ran would be stored by now too
     listed = admin.get(f"{BASE}/cron-modeled/invocations", params={"trigger": "cron"}).json()["items"]
     assert [item["id"] for item in listed] == [ran]  # the refused ones never ran
+
+
+def test_crons_from_upload_metadata_start_at_once(make_server: Callable[..., Server]) -> None:
+    """Issue 17, 9: an upload's crons took effect at the next minute boundary only, while
+    the same crons set with `PUT .../schedules` started at once."""
+    server = make_server("--executors", "1")
+    with server.admin() as client:
+        # The server has looked at its (empty) schedules already, and sleeps to the minute.
+        time.sleep(1.5)
+        meta = {"main_module": "main.js", "triggers": {"crons": ["* * * * * *"]}}
+        response = client.put(f"{BASE}/at-once", files=multipart_upload({"main.js": (SCHEDULED, "application/javascript+module")}, meta))
+        assert response.status_code == 201, response.text
+        uploaded = time.monotonic()
+        while not client.get(f"{BASE}/at-once/invocations").json()["items"]:
+            assert time.monotonic() - uploaded < 5, "the upload's every-second cron did not run within 5 s"
+            time.sleep(0.1)

@@ -139,6 +139,17 @@ def test_startup_failure_points_at_the_module(admin: httpx.Client) -> None:
     error = _error(admin.put("/v1/namespaces/default/scripts/bootfail", files=files))
     assert error["code"] == "script_startup_failed" and "bad boot 1" in error["message"]
     assert "boot.ts:3" in (error["error"]["stack"] or "")
+    # The location leads the message, as a syntax error's does (issue 17, 20).
+    assert error["message"].startswith("boot.ts:3:") and (error["module"], error["line"]) == ("boot.ts", 3)
+
+
+def test_a_module_sent_as_a_classic_script_is_told_which_content_type_to_use(admin: httpx.Client) -> None:
+    code = b'import { greet } from "./greet.js";\nexport default { fetch() { return new Response(greet()) } };'
+    error = _error(admin.put("/v1/namespaces/default/scripts/not-classic", content=code, headers={"content-type": "application/javascript"}))
+    assert error["code"] == "syntax_error"
+    assert "looks like an ES module" in error["message"] and "application/javascript+module" in error["message"]
+    plain = _error(admin.put("/v1/namespaces/default/scripts/not-classic", content=b"let = ;", headers={"content-type": "application/javascript"}))
+    assert "ES module" not in plain["message"]
 
 
 @pytest.mark.parametrize(
@@ -196,3 +207,15 @@ def test_listing_scripts_of_a_namespace_that_does_not_exist_is_404(admin):
     ):
         assert response.status_code == 404, response.text
         assert response.json()["error"]["code"] == "namespace_not_found"
+
+
+def test_a_new_version_answers_201_and_the_same_version_200(admin) -> None:
+    """201 whenever the upload made a version (a new script or a new version of one), 200
+    only when the very same version was stored already (docs/api.md says so)."""
+    path = "/v1/namespaces/default/scripts/status-codes"
+    headers = {"content-type": "application/javascript+module"}
+    first = admin.put(path, content=b'export default { fetch() { return new Response("1") } };', headers=headers)
+    second = admin.put(path, content=b'export default { fetch() { return new Response("2") } };', headers=headers)
+    again = admin.put(path, content=b'export default { fetch() { return new Response("2") } };', headers=headers)
+    assert (first.status_code, second.status_code, again.status_code) == (201, 201, 200), (first.text, second.text, again.text)
+    assert again.json()["version_id"] == second.json()["version_id"] != first.json()["version_id"]

@@ -217,13 +217,17 @@ class Jail:
             rlimits["nproc"] = limits.pids
         return rlimits
 
-    async def spawn(self, module: str, args: list[str], *, slot: int, limits: ProcessLimits, cwd: str | None = None) -> Confined:
-        """Start `python -m module args` confined, with pipes for stdin, stdout and stderr."""
+    async def spawn(
+        self, module: str, args: list[str], *, slot: int, limits: ProcessLimits, cwd: str | None = None, stdin: int | None = None
+    ) -> Confined:
+        """Start `python -m module args` confined, with pipes for stdout and stderr, and for
+        stdin unless `stdin` gives the descriptor to read it from."""
+        stdin_source: int = asyncio.subprocess.PIPE if stdin is None else stdin
         argv = [sys.executable, "-s", "-m", module, *args]
         if self.mode is SandboxMode.OFF:
             env = base_environment()
             process = await asyncio.create_subprocess_exec(
-                *argv, env=env, cwd=cwd, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                *argv, env=env, cwd=cwd, stdin=stdin_source, stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE, start_new_session=True, close_fds=True,
             )  # fmt: skip
             return Confined(process, process.pid)
@@ -231,13 +235,13 @@ class Jail:
         if self.cgroups is not None:
             group = await asyncio.to_thread(self.cgroups.create, CgroupLimits(limits.memory_mb * 1024 * 1024, limits.pids))
         try:
-            return await self._spawn(argv, slot, limits, group)
+            return await self._spawn(argv, slot, limits, group, stdin_source)
         except BaseException:
             if group is not None:
                 await asyncio.to_thread(group.remove)
             raise
 
-    async def _spawn(self, argv: list[str], slot: int, limits: ProcessLimits, group: ExecutorGroup | None) -> Confined:
+    async def _spawn(self, argv: list[str], slot: int, limits: ProcessLimits, group: ExecutorGroup | None, stdin: int) -> Confined:
         confined = self.bwrap is not None
         # bubblewrap tells the process's host pid on one pipe and, with a cgroup to join
         # first, waits on another before it runs the command.
@@ -248,7 +252,7 @@ class Jail:
                 argv, slot=slot, limits=limits, info_fd=info_w if confined else None, block_fd=block_r if block_r >= 0 else None
             )
             process = await asyncio.create_subprocess_exec(
-                *command, env=env, cwd="/", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                *command, env=env, cwd="/", stdin=stdin, stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE, start_new_session=True, close_fds=True,
                 pass_fds=tuple(fd for fd in (info_w, block_r) if fd >= 0),
             )  # fmt: skip
