@@ -68,7 +68,7 @@ class PipelineCollector(Collector):
         self.tail_buffered_bytes = 0
 
     def collect(self) -> Iterable[Metric]:
-        lost = CounterMetricFamily("isolane_records_dropped", "Invocation records lost because the writer's queue was full.")
+        lost = CounterMetricFamily("isolane_records_dropped", "Invocation records lost: the writer's queue was full, or they could not be stored (a full disk, a failing database).")
         lost.add_metric([], float(self.records_dropped))
         yield lost
         subscribers = GaugeMetricFamily("isolane_tail_subscribers", "Live tail streams open on this server.")

@@ -162,6 +162,7 @@ class RecordStore:
                     log.info("discarded %d invocation records of deleted namespaces", len(gone))
                 await fold_usage(conn, kept)
         except Exception:  # noqa: BLE001 - a failed batch must not stop the writer
+            self.dropped += len(batch)  # lost: counted in isolane_records_dropped_total
             log.exception("could not store %d invocation records", len(batch))
         finally:
             for record in batch:
