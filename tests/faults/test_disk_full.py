@@ -61,7 +61,7 @@ def test_a_full_disk_answers_507_and_counts_lost_records(make_server, small_disk
         try:
             upload = admin.put(
                 "/v1/namespaces/default/scripts/another",
-                content=b'export default { fetch() { return new Response("x".repeat(100000)) } };' + os.urandom(8).hex().encode(),
+                content=b'export default { fetch() { return new Response("x".repeat(100000)) } };\n// ' + os.urandom(8).hex().encode(),
                 headers={"content-type": "application/javascript+module"},
             )
             assert upload.status_code == 507, upload.text
