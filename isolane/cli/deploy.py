@@ -14,6 +14,7 @@ import typer
 
 from isolane.cli.errors import UsageError
 from isolane.cli.inputs import read_file
+from isolane.cli.project import open_project, reachable_modules
 from isolane.cli.session import Session, api_failure, client_command
 
 if TYPE_CHECKING:
@@ -45,21 +46,33 @@ def parse_pairs(values: list[str], option: str) -> dict[str, str]:
     return pairs
 
 
-def modules_from_files(files: list[Path]) -> tuple[Module, list[Module]]:
-    """The first file is the main module; the others are named by their path relative to
-    its directory, as its relative imports name them."""
+def modules_from_files(files: list[Path]) -> tuple[Module, list[Module], str | None]:
+    """The modules to upload, the main one first, and the project's name if it has one.
+    A directory is a project (`project.py`: its wrangler config's `main`, or a usual entry
+    file); a file is the main module. Either way the modules its relative imports reach are
+    added to those given, each named by its path relative to the project (or the main
+    module's directory), as the imports name them."""
     from isolane.client import Module, content_type_for
 
-    root = files[0].resolve().parent
+    project_name = None
+    if len(files) == 1 and files[0].is_dir():
+        project = open_project(files[0])
+        root, project_name, given = project.root, project.name, [project.entry]
+    else:
+        root, given = files[0].resolve().parent, [path.resolve() for path in files]
+    paths = list(given)
+    for path in reachable_modules(given[0], root) if given[0].is_file() else []:
+        if path not in paths:
+            paths.append(path)
     modules = []
-    for path in files:
+    for path in paths:
         content = read_file(path)
         try:
             name = path.resolve().relative_to(root).as_posix()
         except ValueError:
             raise UsageError(f"{path} is not under {root}, the main module's directory (modules are named relative to it)") from None
         modules.append(Module(name, content, content_type_for(name)))
-    return modules[0], modules[1:]
+    return modules[0], modules[1:], project_name
 
 
 def read_secret(name: str) -> str:
@@ -78,7 +91,14 @@ def read_secret(name: str) -> str:
 @client_command
 def deploy(
     session: Session,
-    files: Annotated[list[Path], typer.Argument(help="The main module, then any other modules it imports.", show_default=False)],
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            help="A project directory (its wrangler.toml/jsonc `main`, or src/index.*), or the main module; the modules"
+            " their relative imports reach are found and uploaded too.",
+            show_default=False,
+        ),
+    ],
     namespace: Annotated[str, typer.Option("--namespace", "-n", help="Namespace to deploy into.")] = "default",
     name: Annotated[str | None, typer.Option("--name", help="Script name (default: the main file's name without suffix).", show_default=False)] = None,
     var: Annotated[list[str], typer.Option("--var", help="A plain_text binding KEY=VALUE (repeatable).", show_default=False)] = [],  # noqa: B006
@@ -107,7 +127,7 @@ def deploy(
     """
     if format not in FORMATS:
         raise UsageError(f"--format is one of {', '.join(FORMATS)}, not {format!r}")
-    main, others = modules_from_files(files)
+    main, others, project_name = modules_from_files(files)
     service_worker = is_service_worker(main, format)
     if service_worker:
         if others:
@@ -120,7 +140,7 @@ def deploy(
         from isolane.client import SERVICE_WORKER_JS
 
         main = dataclasses.replace(main, content_type=SERVICE_WORKER_JS)
-    script = name or Path(main.name).stem.lower()
+    script = name or project_name or (files[0].resolve().name.lower() if files[0].is_dir() else Path(main.name).stem.lower())
     if not NAME.fullmatch(script):
         raise UsageError(f"{script!r} is not a valid script name (a DNS label: a-z, 0-9, -): pass --name")
     variables = parse_pairs(var, "--var")

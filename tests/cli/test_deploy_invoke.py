@@ -241,3 +241,46 @@ def test_invoke_says_which_limit_a_run_exceeded(run: Run, client: Client) -> Non
     assert result.code == 6 and result.stdout == ""
     assert "exceeded_cpu" in result.stderr and "CPU time limit" in result.stderr
     assert "isolane logs cli-deploy/spin --outcome exceededCpu" in result.stderr
+
+
+def test_deploy_a_project_directory_as_wrangler_reads_it(run: Run, tmp_path: Path) -> None:
+    """Issue 17, 17: `isolane deploy DIR` takes the wrangler config's `main` and `name` (or
+    a usual entry file) and follows the entry's relative imports, as wrangler does."""
+    assert run("ns", "create", "cli-project").code == 0
+    project = tmp_path / "shop"
+    (project / "src" / "lib").mkdir(parents=True)
+    (project / "wrangler.toml").write_text('name = "storefront"\nmain = "src/index.ts"\ncompatibility_date = "2026-11-27"\n')
+    (project / "src" / "index.ts").write_text(
+        'import { greet } from "./lib/greet";\nexport default { fetch(): Response { return new Response(greet("ada")); } };\n'
+    )
+    (project / "src" / "lib" / "greet.ts").write_text('import { punct } from "./punct.js";\nexport const greet = (n: string) => `hi ${n}${punct}`;\n')
+    (project / "src" / "lib" / "punct.js").write_text('export const punct = "!";\n')
+    (project / "src" / "unused.ts").write_text("this is not even valid TypeScript ((\n")
+    deployed = run("deploy", str(project), "-n", "cli-project")
+    assert deployed.code == 0, deployed.stderr
+    assert run("invoke", "cli-project/storefront").stdout == "hi ada!"
+
+    # wrangler.jsonc, with comments; the name from the config, the entry from `main`.
+    jsonc = tmp_path / "jsonc"
+    (jsonc / "src").mkdir(parents=True)
+    (jsonc / "wrangler.jsonc").write_text('{\n  // the worker\n  "name": "from-jsonc", /* main below */ "main": "src/main.js",\n}\n')
+    (jsonc / "src" / "main.js").write_text('export default { fetch() { return new Response("jsonc") } };\n')
+    assert run("deploy", str(jsonc), "-n", "cli-project").code == 0
+    assert run("invoke", "cli-project/from-jsonc").stdout == "jsonc"
+
+    # No config: src/index.* and the directory's name.
+    plain = tmp_path / "plain-app"
+    (plain / "src").mkdir(parents=True)
+    (plain / "src" / "index.js").write_text('export default { fetch() { return new Response("plain") } };\n')
+    assert run("deploy", str(plain), "-n", "cli-project").code == 0
+    assert run("invoke", "cli-project/plain-app").stdout == "plain"
+
+    # A main module given alone brings the modules it imports along.
+    alone = run("deploy", str(project / "src" / "index.ts"), "-n", "cli-project", "--name", "alone")
+    assert alone.code == 0, alone.stderr
+    assert run("invoke", "cli-project/alone").stdout == "hi ada!"
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    nothing = run("deploy", str(empty), "-n", "cli-project")
+    assert nothing.code == 2 and "wrangler.toml" in nothing.stderr and "src/index.ts" in nothing.stderr
