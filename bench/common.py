@@ -2,13 +2,43 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 import httpx
+
+from isolane.testing import free_port
+
+TOKEN = "isl_bench_admin_token_000000"
+HELLO = b"export default { fetch: () => new Response('hi') };"
+
+
+def start_server(data: Path, *args: str, cwd: Path | None = None, timeout: float = 60) -> tuple[subprocess.Popen[bytes], str]:
+    """`isolane serve` (from `cwd`'s tree when given: python -m puts it first on the path)
+    with the bench admin token, once `/readyz` answers 200."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ISOLANE_")} | {"ISOLANE_ADMIN_TOKEN": TOKEN}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "isolane", "serve", "--port", str(port), "--data-dir", str(data), "--log-level", "warning", *args],
+        cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{url}/readyz").status_code == 200:
+                return process, url
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline or process.poll() is not None:
+            raise RuntimeError(f"the server ({cwd or 'this tree'}, {args}) did not start")
+        time.sleep(0.1)
 
 
 def percentile(samples: list[float], q: float) -> float:

@@ -8,42 +8,21 @@ same hello-world script to both, and alternates `wrk` runs between them (serial 
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import httpx
-from common import run_wrk, wrk_percentile_ms, wrk_rate
+from common import HELLO, TOKEN, run_wrk, start_server, wrk_percentile_ms, wrk_rate
 
-from isolane.testing import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-TOKEN = "isl_bench_admin_token_000000"
-HELLO = b"export default { fetch: () => new Response('hi') };"
 
 
 def start(tree: Path, data: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """`isolane serve` from `tree` (python -m puts the working directory first on the path)."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ISOLANE_")} | {"ISOLANE_ADMIN_TOKEN": TOKEN}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "isolane", "serve", "--port", str(port), "--data-dir", str(data), "--log-level", "warning"],
-        cwd=tree, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{url}/healthz").status_code == 200:
-                break
-        except httpx.TransportError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError(f"the server from {tree} did not start") from None
-            time.sleep(0.1)
+    """`isolane serve` from `tree`, with the hello-world script deployed."""
+    process, url = start_server(data, cwd=tree)
     httpx.put(
         f"{url}/v1/namespaces/default/scripts/hello",
         content=HELLO,

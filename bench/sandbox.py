@@ -10,24 +10,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
-from common import executor_rss, percentile, run_wrk, wrk_percentile_ms, wrk_rate
+from common import HELLO, TOKEN, executor_rss, percentile, run_wrk, start_server, wrk_percentile_ms, wrk_rate
 
 from isolane.sandbox.confinement.jail import Jail
 from isolane.sandbox.confinement.layers import SandboxMode
 from isolane.sandbox.supervisor import ExecutorProcess
-from isolane.testing import free_port
 
-TOKEN = "isl_bench_admin_token_000000"
-HELLO = b"export default { fetch: () => new Response('hi') };"
 
 
 async def executor_start_ms(jail: Jail, runs: int) -> list[float]:
@@ -41,26 +35,6 @@ async def executor_start_ms(jail: Jail, runs: int) -> list[float]:
         times.append((time.perf_counter() - started) * 1000)
         await executor.stop()
     return times
-
-
-def start_server(data: Path, *args: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ISOLANE_")} | {"ISOLANE_ADMIN_TOKEN": TOKEN}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "isolane", "serve", "--port", str(port), "--data-dir", str(data), "--log-level", "warning", *args],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{url}/readyz").status_code == 200:
-                return process, url
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline or process.poll() is not None:
-            raise RuntimeError(f"the server with {args} did not start")
-        time.sleep(0.1)
 
 
 def deploy(client: httpx.Client, ns: str, name: str) -> None:

@@ -151,6 +151,7 @@ class MalformedFrame(Exception):
 
 
 _CANCELED_ERROR = {"name": "Error", "message": "The invocation was canceled by the platform.", "stack": None}
+STATS_FIELDS = ("idle_isolates", "spare_isolates", "running", "evictions", "rss_bytes")  # an executor's stats reply
 RELAY_LINE_BYTES = 16 * 1024  # an executor's log line, at most, on the server's stderr
 _MALFORMED_ERROR = {"name": "Error", "message": "The worker's runtime reported a malformed result.", "stack": None}
 
@@ -789,8 +790,9 @@ class Supervisor:
                 reply = await executor.request({"op": "stats"}, 5.0)
             except (ExecutorLost, Retry, MalformedFrame):
                 return {**base, "alive": False}
-            reply.pop("id", None)
-            return {**reply, **base, "alive": True}  # what the server knows wins over what it is told
+            # Only the figures it is asked for, as plain ints: nothing else it says is passed on.
+            told = {name: reply[name] for name in STATS_FIELDS if type(reply.get(name)) is int}
+            return {**told, **base, "alive": True}
 
         return list(await asyncio.gather(*(one(e) for e in list(self._executors))))
 
